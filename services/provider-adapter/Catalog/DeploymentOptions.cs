@@ -1,0 +1,81 @@
+namespace AiMesh.ProviderAdapter.Catalog;
+
+/// <summary>The provider catalog as configured (section <c>AiMesh:Deployments</c>, a list).</summary>
+public sealed class ProviderCatalogOptions
+{
+    public const string Section = "AiMesh";
+
+    public List<DeploymentOptions> Deployments { get; set; } = [];
+}
+
+/// <summary>One deployment as written in configuration; validated and frozen into <see cref="DeploymentConfig"/>.</summary>
+public sealed class DeploymentOptions
+{
+    /// <summary>Unique id, used in headers, metrics and the admin API.</summary>
+    public string? Id { get; set; }
+
+    /// <summary>The provider type. Supported now: <c>openai</c>, <c>openai-compatible</c>.</summary>
+    public string? Provider { get; set; }
+
+    /// <summary>Base URL of the API, e.g. <c>https://api.openai.com/v1</c>.</summary>
+    public string? BaseUrl { get; set; }
+
+    /// <summary>The provider's model name, or <c>*</c> to serve whatever model the caller names.</summary>
+    public string? Model { get; set; }
+
+    /// <summary>Model names callers may use for this deployment besides <see cref="Model"/>.</summary>
+    public List<string> Aliases { get; set; } = [];
+
+    /// <summary>Name of the secret that holds the API key (never the key itself). Empty: no key is sent.</summary>
+    public string? ApiKeySecret { get; set; }
+
+    /// <summary>Lower is tried first.</summary>
+    public int Priority { get; set; }
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>USD per million input tokens; null takes the built-in price of the model, if known.</summary>
+    public decimal? InputPricePerMillion { get; set; }
+
+    public decimal? OutputPricePerMillion { get; set; }
+
+    public decimal? CachedInputPricePerMillion { get; set; }
+
+    public ResilienceOptions Resilience { get; set; } = new();
+
+    /// <summary>The setting that created this deployment when it did not come from the list (e.g. OPENAI_BASE_URL).</summary>
+    internal string? SettingName { get; init; }
+}
+
+/// <summary>Per-deployment resilience (the seeds' defaults).</summary>
+public sealed class ResilienceOptions
+{
+    /// <value>Defaults to 60 s per attempt (an LLM generation can be long).</value>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <value>Defaults to 120 s for all attempts together.</value>
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Retries after the first attempt.</summary>
+    /// <value>Defaults to 2 (3 attempts in all).</value>
+    public int MaxRetries { get; set; } = 2;
+
+    /// <value>Defaults to 1 s, doubled per retry, 10% jitter.</value>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <value>Defaults to 10 s.</value>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Failure ratio over the sampling window that opens the breaker.</summary>
+    /// <value>Defaults to 0.5.</value>
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    /// <value>Defaults to 5.</value>
+    public int BreakerMinimumThroughput { get; set; } = 5;
+
+    /// <value>Defaults to 30 s.</value>
+    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <value>Defaults to 60 s.</value>
+    public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,33 @@
+using System.Text.Json;
+using AiMesh.BuildingBlocks;
+using AiMesh.BuildingBlocks.Dapr;
+using AiMesh.Contracts;
+
+namespace AiMesh.ProviderAdapter;
+
+/// <summary>The service-invocation surface (Dapr mode): one route per typed-client call.</summary>
+public static class ProviderAdapterApi
+{
+    public static IEndpointRouteBuilder MapProviderAdapter(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup(string.Empty).ExcludeFromDescription();
+        group.MapGet(ServiceRoutes.Deployments, (ProviderAdapterService service, CancellationToken cancellationToken) =>
+            service.GetDeploymentsAsync(cancellationToken));
+        group.MapPost(ServiceRoutes.Chat, (ProviderChatRequest request, ProviderAdapterService service, CancellationToken cancellationToken) =>
+            service.ChatAsync(request, cancellationToken));
+        group.MapPost(ServiceRoutes.ChatStream, StreamAsync);
+        return endpoints;
+    }
+
+    // One JSON event per line, flushed as it comes, so the router sees each chunk at once.
+    private static async Task StreamAsync(ProviderChatRequest request, ProviderAdapterService service, HttpContext context)
+    {
+        context.Response.ContentType = "application/x-ndjson";
+        await foreach (var item in service.StreamChatAsync(request, context.RequestAborted))
+        {
+            await JsonSerializer.SerializeAsync(context.Response.Body, item, AiMeshJson.Options, context.RequestAborted);
+            await context.Response.Body.WriteAsync("\n"u8.ToArray(), context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+    }
+}

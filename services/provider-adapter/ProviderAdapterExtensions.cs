@@ -1,0 +1,45 @@
+using AiMesh.ProviderAdapter.Catalog;
+using AiMesh.ProviderAdapter.Providers;
+using AiMesh.ProviderAdapter.Resilience;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace AiMesh.ProviderAdapter;
+
+public static class ProviderAdapterExtensions
+{
+    public static IHostApplicationBuilder AddProviderAdapter(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<ProviderCatalogOptions>().BindConfiguration(ProviderCatalogOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<ProviderCatalogOptions>, EnvironmentDeployments>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProviderCatalogOptions>, ProviderCatalogValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ProviderCatalog>();
+        services.TryAddSingleton<DeploymentRegistry>();
+        services.TryAddSingleton<ApiKeyProvider>();
+        services.TryAddSingleton<ProviderAdapterService>();
+
+        // No standard resilience handler here: it would cut long generations; each deployment has its own pipeline.
+        services.AddHttpClient(ProviderAdapterService.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                AutomaticDecompression = System.Net.DecompressionMethods.All,
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+            });
+        services.AddHealthChecks().AddCheck<CatalogHealthCheck>("provider-catalog", tags: ["ready"]);
+        return builder;
+    }
+}
+
+/// <summary>Ready only with at least one enabled deployment: without one, no request can be served.</summary>
+internal sealed class CatalogHealthCheck(ProviderCatalog catalog) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(catalog.Deployments.Any(d => d.Enabled)
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy("No provider deployment is configured (set OPENAI_API_KEY, or AiMesh:Deployments)."));
+}

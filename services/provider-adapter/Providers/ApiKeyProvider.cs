@@ -1,0 +1,29 @@
+using System.Collections.Concurrent;
+using AiMesh.BuildingBlocks.Secrets;
+
+namespace AiMesh.ProviderAdapter.Providers;
+
+/// <summary>API keys from the secret store, cached briefly so a rotated secret is picked up without a restart.</summary>
+public sealed class ApiKeyProvider(ISecretStore secrets, TimeProvider time)
+{
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
+    private readonly ConcurrentDictionary<string, (string? Key, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+
+    public async ValueTask<string?> GetAsync(string? secretName, CancellationToken cancellationToken)
+    {
+        if (secretName is null)
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        if (_cache.TryGetValue(secretName, out var cached) && cached.Until > now)
+        {
+            return cached.Key;
+        }
+
+        var key = await secrets.GetSecretAsync(secretName, cancellationToken);
+        _cache[secretName] = (string.IsNullOrEmpty(key) ? null : key, now + CacheFor);
+        return string.IsNullOrEmpty(key) ? null : key;
+    }
+}

@@ -1,0 +1,130 @@
+using AiMesh.ProviderAdapter.Catalog;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace AiMesh.ProviderAdapter.Resilience;
+
+/// <summary>
+/// A deployment's runtime state, apart from its immutable config: the Polly pipeline
+/// (total timeout → retry → breaker → attempt timeout), the breaker's observable state and
+/// the requests in flight.
+/// </summary>
+public sealed class DeploymentRuntime
+{
+    private int _inFlight;
+
+    public DeploymentRuntime(DeploymentConfig config, TimeProvider time, Func<double> random)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config;
+        var r = config.Resilience;
+        Pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
+            .AddTimeout(r.TotalTimeout)
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = Math.Max(1, r.MaxRetries),
+                ShouldHandle = args => ValueTask.FromResult(r.MaxRetries > 0 && ShouldRetry(args.Outcome, r, time)),
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(RetryDelay(args.Outcome, args.AttemptNumber, r, time, random)),
+                OnRetry = args =>
+                {
+                    args.Outcome.Result?.Dispose();
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
+            {
+                FailureRatio = r.BreakerFailureRatio,
+                MinimumThroughput = r.BreakerMinimumThroughput,
+                SamplingDuration = r.BreakerSamplingDuration,
+                BreakDuration = r.BreakerBreakDuration,
+                ShouldHandle = args => ValueTask.FromResult(IsFailure(args.Outcome)),
+                StateProvider = BreakerState,
+                ManualControl = BreakerControl,
+            })
+            .AddTimeout(r.AttemptTimeout)
+            .Build();
+    }
+
+    public DeploymentConfig Config { get; }
+
+    public ResiliencePipeline<HttpResponseMessage> Pipeline { get; }
+
+    public CircuitBreakerStateProvider BreakerState { get; } = new();
+
+    public CircuitBreakerManualControl BreakerControl { get; } = new();
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>closed, open, half-open or isolated.</summary>
+    public string BreakerStateName => BreakerState.CircuitState switch
+    {
+        CircuitState.Closed => "closed",
+        CircuitState.Open => "open",
+        CircuitState.HalfOpen => "half-open",
+        CircuitState.Isolated => "isolated",
+        _ => "unknown",
+    };
+
+    public IDisposable TrackInFlight()
+    {
+        Interlocked.Increment(ref _inFlight);
+        return new Release(this);
+    }
+
+    private static bool IsFailure(Outcome<HttpResponseMessage> outcome) =>
+        outcome.Exception is { } exception
+            ? exception is HttpRequestException or TimeoutRejectedException or IOException
+            : FailureClassifier.IsTransient(outcome.Result!.StatusCode);
+
+    private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, ResilienceOptions options, TimeProvider time)
+    {
+        if (!IsFailure(outcome))
+        {
+            return false;
+        }
+
+        // A provider that asks for a longer pause than we would wait is better failed over now.
+        return outcome.Result is not { } response
+            || FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()) is not { } wait
+            || wait <= options.RetryMaxDelay.TotalSeconds;
+    }
+
+    private static TimeSpan RetryDelay(Outcome<HttpResponseMessage> outcome, int attempt, ResilienceOptions options, TimeProvider time, Func<double> random)
+    {
+        if (outcome.Result is { } response && FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()) is { } wait)
+        {
+            return TimeSpan.FromSeconds(wait);
+        }
+
+        // base × 2^attempt, capped, ±10% jitter.
+        var exponential = options.RetryBaseDelay.TotalMilliseconds * Math.Pow(2, attempt);
+        var capped = Math.Min(exponential, options.RetryMaxDelay.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.9 + (0.2 * random())));
+    }
+
+    private sealed class Release(DeploymentRuntime runtime) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                Interlocked.Decrement(ref runtime._inFlight);
+            }
+        }
+    }
+}
+
+/// <summary>One runtime per deployment, created on first use: breaker state is isolated per deployment.</summary>
+public sealed class DeploymentRegistry(ProviderCatalog catalog, TimeProvider time)
+{
+    private readonly Dictionary<string, DeploymentRuntime> _runtimes = catalog.Deployments
+        .ToDictionary(d => d.Id, d => new DeploymentRuntime(d, time, Random.Shared.NextDouble), StringComparer.Ordinal);
+
+    public DeploymentRuntime? Find(string id) => _runtimes.GetValueOrDefault(id);
+
+    public IEnumerable<DeploymentRuntime> All => _runtimes.Values;
+}

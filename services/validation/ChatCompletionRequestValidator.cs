@@ -1,0 +1,75 @@
+using System.Text.Json;
+using AiMesh.Contracts;
+using FluentValidation;
+
+namespace AiMesh.Validation;
+
+/// <summary>The schema and limits of an OpenAI chat completion request.</summary>
+public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompletionRequest>
+{
+    public static readonly IReadOnlySet<string> Roles = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "system", "developer", "user", "assistant", "tool", "function",
+    };
+
+    public static readonly IReadOnlySet<string> PartTypes = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "text", "image_url", "input_audio", "file", "refusal",
+    };
+
+    public ChatCompletionRequestValidator(ValidationLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        RuleFor(r => r.Model).NotEmpty().WithMessage("'model' is required.")
+            .MaximumLength(256).WithMessage("'model' must be at most 256 characters.");
+        RuleFor(r => r.Messages).NotNull().WithMessage("'messages' is required.")
+            .Must(m => m is null || m.Count > 0).WithMessage("'messages' must contain at least one message.")
+            .Must(m => m is null || m.Count <= limits.MaxMessages).WithMessage($"'messages' must contain at most {limits.MaxMessages} messages.");
+        RuleForEach(r => r.Messages).ChildRules(message =>
+        {
+            message.RuleFor(m => m.Role).NotEmpty().WithMessage("'role' is required.")
+                .Must(role => role is null || Roles.Contains(role))
+                .WithMessage(m => $"'{m.Role}' is not a valid role; expected one of: {string.Join(", ", Roles)}.");
+            message.RuleFor(m => m.Content).Must(BeValidContent)
+                .WithMessage("'content' must be a string, an array of content parts with a known 'type', or null.");
+            message.RuleFor(m => m.Content).Must(c => c is { ValueKind: JsonValueKind.String or JsonValueKind.Array })
+                .When(m => m.Role is "user" or "system" or "developer")
+                .WithMessage("'content' is required for this role.");
+            message.RuleFor(m => m.ToolCallId).NotEmpty().When(m => m.Role == "tool")
+                .WithMessage("'tool_call_id' is required for a tool message.");
+        }).OverridePropertyName("messages");
+        RuleFor(r => r.Temperature).InclusiveBetween(0, 2).WithMessage("'temperature' must be between 0 and 2.");
+        RuleFor(r => r.TopP).InclusiveBetween(0, 1).WithMessage("'top_p' must be between 0 and 1.");
+        RuleFor(r => r.N).InclusiveBetween(1, limits.MaxChoices).WithMessage($"'n' must be between 1 and {limits.MaxChoices}.");
+        RuleFor(r => r.MaxTokens).InclusiveBetween(1, limits.MaxOutputTokens).WithMessage($"'max_tokens' must be between 1 and {limits.MaxOutputTokens}.");
+        RuleFor(r => r.MaxCompletionTokens).InclusiveBetween(1, limits.MaxOutputTokens).WithMessage($"'max_completion_tokens' must be between 1 and {limits.MaxOutputTokens}.");
+        RuleFor(r => r.PresencePenalty).InclusiveBetween(-2, 2).WithMessage("'presence_penalty' must be between -2 and 2.");
+        RuleFor(r => r.FrequencyPenalty).InclusiveBetween(-2, 2).WithMessage("'frequency_penalty' must be between -2 and 2.");
+        RuleFor(r => r.Stop).Must(BeValidStop).WithMessage("'stop' must be a string or an array of at most 4 strings.");
+        RuleFor(r => r.Tools).Must(t => t is null or { ValueKind: JsonValueKind.Array or JsonValueKind.Null })
+            .WithMessage("'tools' must be an array.");
+        RuleFor(r => r.StreamOptions).Null().When(r => r.Stream != true)
+            .WithMessage("'stream_options' is only allowed when 'stream' is true.");
+    }
+
+    private static bool BeValidContent(JsonElement? content) => content switch
+    {
+        null => true,
+        { ValueKind: JsonValueKind.Null or JsonValueKind.String } => true,
+        { ValueKind: JsonValueKind.Array } array => array.EnumerateArray().All(part =>
+            part.ValueKind == JsonValueKind.Object
+            && part.TryGetProperty("type", out var type)
+            && type.ValueKind == JsonValueKind.String
+            && PartTypes.Contains(type.GetString()!)),
+        _ => false,
+    };
+
+    private static bool BeValidStop(JsonElement? stop) => stop switch
+    {
+        null => true,
+        { ValueKind: JsonValueKind.Null or JsonValueKind.String } => true,
+        { ValueKind: JsonValueKind.Array } array => array.GetArrayLength() <= 4
+            && array.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String),
+        _ => false,
+    };
+}

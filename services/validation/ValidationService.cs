@@ -1,0 +1,37 @@
+using AiMesh.Contracts;
+using FluentValidation;
+
+namespace AiMesh.Validation;
+
+/// <summary>Validates and normalises a request. In embedded mode the router calls this directly.</summary>
+public sealed class ValidationService(IValidator<ChatCompletionRequest> validator) : IValidationClient
+{
+    public async Task<ValidationVerdict> ValidateChatAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var result = await validator.ValidateAsync(request, cancellationToken);
+        if (!result.IsValid)
+        {
+            var issues = result.Errors.Select(e => new ValidationIssue(ToJsonPath(e.PropertyName), e.ErrorMessage)).ToList();
+            return new ValidationVerdict(false, null, issues);
+        }
+
+        return new ValidationVerdict(true, Normalise(request), []);
+    }
+
+    /// <summary>Trims the model name; everything else is passed on as the caller sent it.</summary>
+    public static ChatCompletionRequest Normalise(ChatCompletionRequest request) =>
+        request with { Model = request.Model!.Trim() };
+
+    // FluentValidation says "messages[0].Role"; callers know the wire name "messages[0].role".
+    private static string ToJsonPath(string propertyName) => propertyName switch
+    {
+        "TopP" => "top_p",
+        "MaxTokens" => "max_tokens",
+        "MaxCompletionTokens" => "max_completion_tokens",
+        "PresencePenalty" => "presence_penalty",
+        "FrequencyPenalty" => "frequency_penalty",
+        "StreamOptions" => "stream_options",
+        _ => propertyName.Replace("ToolCallId", "tool_call_id", StringComparison.Ordinal).ToLowerInvariant(),
+    };
+}

@@ -1,0 +1,79 @@
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using AiMesh.Contracts;
+
+namespace AiMesh.BuildingBlocks.Dapr;
+
+/// <summary>The service routes behind the typed clients: one place, used by both sides.</summary>
+public static class ServiceRoutes
+{
+    public const string ValidateChat = "/validate/chat";
+    public const string Deployments = "/deployments";
+    public const string Chat = "/chat";
+    public const string ChatStream = "/chat/stream";
+    public const string Usage = "/usage";
+    public const string HealthReport = "/report";
+}
+
+/// <summary>router → validation over Dapr service invocation.</summary>
+public sealed class DaprValidationClient(HttpClient http) : IValidationClient
+{
+    public async Task<ValidationVerdict> ValidateChatAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsJsonAsync(ServiceRoutes.ValidateChat, request, AiMeshJson.Options, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<ValidationVerdict>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+    }
+}
+
+/// <summary>router and health → provider-adapter over Dapr service invocation; streams arrive as NDJSON events.</summary>
+public sealed class DaprProviderAdapterClient(HttpClient http) : IProviderAdapterClient
+{
+    public async Task<IReadOnlyList<DeploymentInfo>> GetDeploymentsAsync(CancellationToken cancellationToken) =>
+        (await http.GetFromJsonAsync<List<DeploymentInfo>>(ServiceRoutes.Deployments, AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+
+    public async Task<ProviderChatResult> ChatAsync(ProviderChatRequest request, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsJsonAsync(ServiceRoutes.Chat, request, AiMeshJson.Options, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<ProviderChatResult>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async IAsyncEnumerable<ProviderStreamEvent> StreamChatAsync(ProviderChatRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Post, ServiceRoutes.ChatStream)
+        {
+            Content = JsonContent.Create(request, options: AiMeshJson.Options),
+        };
+        using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length > 0)
+            {
+                yield return JsonSerializer.Deserialize<ProviderStreamEvent>(line, AiMeshJson.Options)!;
+            }
+        }
+    }
+}
+
+/// <summary>router (admin API) → cost-ledger.</summary>
+public sealed class DaprCostLedgerClient(HttpClient http) : ICostLedgerClient
+{
+    public async Task<IReadOnlyList<UsageSummaryRow>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var uri = $"{ServiceRoutes.Usage}?from={query.From:yyyy-MM-dd}&to={query.To:yyyy-MM-dd}"
+            + (query.TenantId is null ? string.Empty : $"&tenant={Uri.EscapeDataString(query.TenantId)}");
+        return (await http.GetFromJsonAsync<List<UsageSummaryRow>>(uri, AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+    }
+}
+
+/// <summary>router (operations endpoints) → health.</summary>
+public sealed class DaprHealthClient(HttpClient http) : IHealthClient
+{
+    public async Task<HealthReport> GetReportAsync(CancellationToken cancellationToken) =>
+        (await http.GetFromJsonAsync<HealthReport>(ServiceRoutes.HealthReport, AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+}

@@ -1,0 +1,197 @@
+using System.Text.Json;
+using AiMesh.BuildingBlocks.PubSub;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AiMesh.BuildingBlocks.Embedded;
+
+public sealed class EventBusOptions
+{
+    public const string Section = "AiMesh:Embedded:EventBus";
+
+    /// <summary>Deliveries tried before an event goes to the dead-letter state.</summary>
+    /// <value>Defaults to 10.</value>
+    public int MaxAttempts { get; set; } = 10;
+
+    /// <summary>First retry delay; doubles per attempt up to <see cref="MaxRetryDelay"/>.</summary>
+    /// <value>Defaults to 200 ms.</value>
+    public TimeSpan FirstRetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <value>Defaults to 10 s.</value>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// The embedded pub/sub: a publish is written to an outbox table in the SQLite file (one row
+/// per subscriber) before it returns, and a background loop delivers each row until its
+/// handler succeeds. So delivery is at least once, across crashes and restarts too.
+/// </summary>
+public sealed partial class OutboxEventBus(
+    SqliteDatabase database,
+    IEnumerable<EventSubscription> subscriptions,
+    IServiceProvider services,
+    IOptions<EventBusOptions> options,
+    TimeProvider time,
+    ILogger<OutboxEventBus> logger) : BackgroundService, IEventPublisher
+{
+    private readonly EventSubscription[] _subscriptions = subscriptions.ToArray();
+    private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
+
+    public async Task PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : class
+    {
+        var subscribers = _subscriptions.Where(s => s.Topic == topic).ToArray();
+        if (subscribers.Length == 0)
+        {
+            return;
+        }
+
+        var payload = JsonSerializer.SerializeToUtf8Bytes(message, AiMeshJson.Options);
+        await database.WriteAsync((connection, transaction) =>
+        {
+            foreach (var subscriber in subscribers)
+            {
+                using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = "INSERT INTO outbox (subscriber, topic, payload) VALUES ($subscriber, $topic, $payload)";
+                command.Parameters.AddWithValue("$subscriber", subscriber.Name);
+                command.Parameters.AddWithValue("$topic", topic);
+                command.Parameters.AddWithValue("$payload", payload);
+                command.ExecuteNonQuery();
+            }
+
+            return 0;
+        }, cancellationToken).ConfigureAwait(false);
+        _signal.Release();
+    }
+
+    /// <summary>Events waiting for delivery (not dead-lettered).</summary>
+    public long PendingCount()
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM outbox WHERE dead = 0";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var (delivered, nextDue) = await DeliverDueAsync(stoppingToken).ConfigureAwait(false);
+            if (delivered > 0)
+            {
+                continue;
+            }
+
+            var wait = nextDue is { } due ? TimeSpan.FromMilliseconds(Math.Max(1, due - Now())) : TimeSpan.FromSeconds(5);
+            try
+            {
+                await _signal.WaitAsync(wait, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<(int Delivered, long? NextDue)> DeliverDueAsync(CancellationToken stoppingToken)
+    {
+        var now = Now();
+        var rows = new List<(long Id, string Subscriber, byte[] Payload, int Attempts)>();
+        long? nextDue = null;
+        using (var connection = database.Open())
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT id, subscriber, payload, attempts, next_attempt_at FROM outbox WHERE dead = 0 ORDER BY id LIMIT 256";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var due = reader.GetInt64(4);
+                if (due <= now)
+                {
+                    rows.Add((reader.GetInt64(0), reader.GetString(1), (byte[])reader[2], reader.GetInt32(3)));
+                }
+                else
+                {
+                    nextDue = nextDue is null ? due : Math.Min(nextDue.Value, due);
+                }
+            }
+        }
+
+        var delivered = 0;
+        foreach (var row in rows)
+        {
+            var subscription = Array.Find(_subscriptions, s => s.Name == row.Subscriber);
+            try
+            {
+                if (subscription is null)
+                {
+                    throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
+                }
+
+                var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
+                await using (var scope = services.CreateAsyncScope())
+                {
+                    await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);
+                }
+
+                await database.WriteAsync((connection, transaction) => Run(connection, transaction, "DELETE FROM outbox WHERE id = $id", row.Id), CancellationToken.None).ConfigureAwait(false);
+                delivered++;
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                var attempts = row.Attempts + 1;
+                var dead = attempts >= options.Value.MaxAttempts;
+                var delay = Math.Min(options.Value.MaxRetryDelay.TotalMilliseconds, options.Value.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, attempts - 1));
+                if (dead)
+                {
+                    LogDeadLetter(row.Subscriber, row.Id, attempts, exception);
+                }
+                else
+                {
+                    LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
+                }
+
+                await database.WriteAsync((connection, transaction) =>
+                {
+                    using var command = connection.CreateCommand();
+                    command.Transaction = transaction;
+                    command.CommandText = "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id";
+                    command.Parameters.AddWithValue("$attempts", attempts);
+                    command.Parameters.AddWithValue("$dead", dead ? 1 : 0);
+                    command.Parameters.AddWithValue("$next", Now() + (long)delay);
+                    command.Parameters.AddWithValue("$id", row.Id);
+                    return command.ExecuteNonQuery();
+                }, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        return (delivered, nextDue);
+    }
+
+    private static int Run(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string sql, long id)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$id", id);
+        return command.ExecuteNonQuery();
+    }
+
+    private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public override void Dispose()
+    {
+        _signal.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Event delivery to {Subscriber} failed (outbox row {RowId}, attempt {Attempt}); will retry")]
+    private partial void LogDeliveryFailed(string subscriber, long rowId, int attempt, Exception exception);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "Event for {Subscriber} dead-lettered after {Attempt} attempts (outbox row {RowId})")]
+    private partial void LogDeadLetter(string subscriber, long rowId, int attempt, Exception exception);
+}

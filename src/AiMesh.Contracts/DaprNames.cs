@@ -1,0 +1,41 @@
+namespace AiMesh.Contracts;
+
+/// <summary>Dapr app-ids: the folder name of each service under services/.</summary>
+public static class AppIds
+{
+    public const string Router = "router";
+    public const string Validation = "validation";
+    public const string ProviderAdapter = "provider-adapter";
+    public const string CostLedger = "cost-ledger";
+    public const string Health = "health";
+
+    public static readonly IReadOnlyList<string> All = [Router, Validation, ProviderAdapter, CostLedger, Health];
+}
+
+/// <summary>Dapr component names, as in components/*.yaml (a test keeps them in step).</summary>
+public static class Components
+{
+    public const string StateStore = "statestore";
+    public const string PubSub = "pubsub";
+    public const string SecretStore = "secretstore";
+}
+
+/// <summary>Pub/sub topics. Named explicitly, never derived from a type name.</summary>
+public static class Topics
+{
+    public const string Usage = "usage";
+    public const string UsageDeadLetter = "usage-deadletter";
+}
+
+/// <summary>Dapr actor types.</summary>
+public static class ActorTypes
+{
+    public const string Quota = "QuotaActor";
+}
+
+/// <summary>Names of secrets in the secret store (Dapr) or, upper-cased with '_' for '-', environment variables (embedded).</summary>
+public static class SecretNames
+{
+    public const string OpenAiApiKey = "openai-api-key";
+    public const string MasterKey = "aimesh-master-key";
+}
