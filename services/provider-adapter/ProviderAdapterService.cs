@@ -147,9 +147,10 @@ public sealed partial class ProviderAdapterService(
                     {
                         var data = items.Current.Data;
                         using var chunk = JsonDocument.Parse(data);
-                        usage = OpenAiWire.ReadUsage(chunk.RootElement) ?? usage;
+                        var chunkUsage = OpenAiWire.ReadUsage(chunk.RootElement);
+                        usage = chunkUsage ?? usage;
                         completionChars += DeltaLength(chunk.RootElement);
-                        next = new ProviderStreamEvent { Kind = StreamEventKind.Chunk, Chunk = data };
+                        next = new ProviderStreamEvent { Kind = StreamEventKind.Chunk, Chunk = data, UsageOnly = chunkUsage is not null && !HasChoices(chunk.RootElement) };
                     }
                 }
                 catch (Exception exception) when (exception is JsonException or IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
@@ -283,6 +284,9 @@ public sealed partial class ProviderAdapterService(
         Polly.CircuitBreaker.BrokenCircuitException => "The deployment's circuit breaker is open.",
         _ => "The provider could not be reached.",
     };
+
+    private static bool HasChoices(JsonElement chunk) =>
+        chunk.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
 
     private static int DeltaLength(JsonElement chunk)
     {

@@ -58,6 +58,8 @@ public sealed record ProviderStreamEvent
     public required StreamEventKind Kind { get; init; }
     /// <summary>An OpenAI chat.completion.chunk JSON text (Kind = Chunk).</summary>
     public string? Chunk { get; init; }
+    /// <summary>The chunk only carries usage (no choices): forwarded only to callers who asked for usage.</summary>
+    public bool UsageOnly { get; init; }
     public Usage? Usage { get; init; }
     public decimal CostUsd { get; init; }
     public ProviderFailureKind Failure { get; init; }

@@ -17,7 +17,11 @@ public sealed record UsageEvent
     public bool Streamed { get; init; }
     public string Cache { get; init; } = "miss";
     public required DateTimeOffset Timestamp { get; init; }
+    /// <summary>Attempts that failed before the final one (failovers), for passive health.</summary>
+    public IReadOnlyList<FailedAttempt> FailedAttempts { get; init; } = [];
 }
+
+public sealed record FailedAttempt(string DeploymentId, int Status, double LatencyMs);
 
 /// <summary>One aggregate row of the ledger.</summary>
 public sealed record UsageSummaryRow(

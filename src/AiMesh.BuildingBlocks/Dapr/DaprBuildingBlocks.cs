@@ -1,5 +1,6 @@
 using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.BuildingBlocks.Secrets;
+using AiMesh.BuildingBlocks.Services;
 using AiMesh.BuildingBlocks.State;
 using AiMesh.Contracts;
 using Dapr.Client;
@@ -37,6 +38,10 @@ public static class DaprBuildingBlocks
         AddInvokeClient<ICostLedgerClient, DaprCostLedgerClient>(services, AppIds.CostLedger);
         AddInvokeClient<IHealthClient, DaprHealthClient>(services, AppIds.Health);
 
+        services.TryAddSingleton<IServiceStatusProbe, DaprServiceStatusProbe>();
+        services.AddHttpClient(DaprServiceStatusProbe.ClientName)
+            .AddHttpMessageHandler(sp => new InvocationHandler { DaprEndpoint = DaprEndpoint(sp.GetRequiredService<IConfiguration>()) })
+            .AddHttpMessageHandler(sp => new DaprApiTokenHandler(sp.GetRequiredService<IConfiguration>()["DAPR_API_TOKEN"]));
         services.AddHealthChecks().AddCheck<DaprSidecarHealthCheck>("dapr-sidecar", tags: ["ready"]);
         return services;
     }

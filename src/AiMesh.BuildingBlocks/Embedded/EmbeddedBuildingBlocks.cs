@@ -1,5 +1,6 @@
 using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.BuildingBlocks.Secrets;
+using AiMesh.BuildingBlocks.Services;
 using AiMesh.BuildingBlocks.State;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -25,6 +26,7 @@ public static class EmbeddedBuildingBlocks
         services.TryAddSingleton<OutboxEventBus>();
         services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<OutboxEventBus>());
         services.AddHostedService(sp => sp.GetRequiredService<OutboxEventBus>());
+        services.TryAddSingleton<IServiceStatusProbe, InProcessServiceStatusProbe>();
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>("sqlite", tags: ["ready"]);
         return services;
     }

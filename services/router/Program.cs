@@ -1,0 +1,15 @@
+using AiMesh.BuildingBlocks.Dapr;
+using AiMesh.Contracts;
+using AiMesh.Router;
+using AiMesh.ServiceDefaults;
+
+// Dapr mode: the router on its own, reaching the other services through its sidecar.
+var builder = WebApplication.CreateBuilder(args);
+builder.AddAiMeshDefaults(AppIds.Router).AddRouter();
+builder.Services.AddDaprBuildingBlocks();
+
+var app = builder.Build();
+app.MapAiMeshDefaults();
+app.UseDaprBuildingBlocks();
+app.MapRouter();
+app.Run();
