@@ -41,7 +41,8 @@ public sealed class ProviderCatalog
 
 /// <summary>
 /// The providers' own conventional variables configure a deployment with no file at all:
-/// <c>OPENAI_API_KEY</c> and/or <c>OPENAI_BASE_URL</c> add the deployment <c>openai</c>, which
+/// <c>OPENAI_API_KEY</c> and/or <c>OPENAI_BASE_URL</c> (or, in Dapr mode where the key lives in
+/// the secret store, <c>AIMESH_OPENAI_DEPLOYMENT=true</c>) add the deployment <c>openai</c>, which
 /// serves any model the caller names. The key itself is read from the secret store
 /// (<c>openai-api-key</c>; in embedded mode that is the OPENAI_API_KEY variable).
 /// </summary>
@@ -53,7 +54,8 @@ internal sealed class EnvironmentDeployments(IConfiguration configuration) : IPo
     {
         var key = configuration["OPENAI_API_KEY"];
         var baseUrl = configuration["OPENAI_BASE_URL"];
-        if ((string.IsNullOrEmpty(key) && string.IsNullOrEmpty(baseUrl)) || options.Deployments.Any(d => d.Id == OpenAiId))
+        var requested = string.Equals(configuration["AIMESH_OPENAI_DEPLOYMENT"], "true", StringComparison.OrdinalIgnoreCase);
+        if ((string.IsNullOrEmpty(key) && string.IsNullOrEmpty(baseUrl) && !requested) || options.Deployments.Any(d => d.Id == OpenAiId))
         {
             return;
         }

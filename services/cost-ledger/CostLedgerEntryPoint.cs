@@ -1,0 +1,4 @@
+namespace AiMesh.CostLedger;
+
+/// <summary>Names this service's assembly (and so its Program) for WebApplicationFactory in tests.</summary>
+public sealed class CostLedgerEntryPoint;

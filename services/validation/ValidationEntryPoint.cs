@@ -1,0 +1,4 @@
+namespace AiMesh.Validation;
+
+/// <summary>Names this service's assembly (and so its Program) for WebApplicationFactory in tests.</summary>
+public sealed class ValidationEntryPoint;
