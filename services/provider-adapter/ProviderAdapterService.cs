@@ -129,6 +129,7 @@ public sealed partial class ProviderAdapterService(
             await using var items = SseParser.Create(stream).EnumerateAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
             (Usage Usage, int Cached)? usage = null;
             var completionChars = 0;
+            var finished = false;
             while (true)
             {
                 ProviderStreamEvent? next = null;
@@ -137,7 +138,12 @@ public sealed partial class ProviderAdapterService(
                 {
                     if (!await items.MoveNextAsync())
                     {
+                        // The body ended without [DONE]: complete only if a choice said it had finished.
                         done = true;
+                        if (!finished)
+                        {
+                            throw new IOException("The stream ended before the provider finished its answer.");
+                        }
                     }
                     else if (items.Current.Data == "[DONE]")
                     {
@@ -150,6 +156,7 @@ public sealed partial class ProviderAdapterService(
                         var chunkUsage = OpenAiWire.ReadUsage(chunk.RootElement);
                         usage = chunkUsage ?? usage;
                         completionChars += DeltaLength(chunk.RootElement);
+                        finished |= HasFinishReason(chunk.RootElement);
                         next = new ProviderStreamEvent { Kind = StreamEventKind.Chunk, Chunk = data, UsageOnly = chunkUsage is not null && !HasChoices(chunk.RootElement) };
                     }
                 }
@@ -284,6 +291,10 @@ public sealed partial class ProviderAdapterService(
         Polly.CircuitBreaker.BrokenCircuitException => "The deployment's circuit breaker is open.",
         _ => "The provider could not be reached.",
     };
+
+    private static bool HasFinishReason(JsonElement chunk) =>
+        chunk.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array
+        && choices.EnumerateArray().Any(c => c.TryGetProperty("finish_reason", out var reason) && reason.ValueKind == JsonValueKind.String);
 
     private static bool HasChoices(JsonElement chunk) =>
         chunk.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;

@@ -29,7 +29,7 @@ public sealed class EmbeddedGateway : IAsyncDisposable
     public static string NewDatabasePath() => Path.Combine(Path.GetTempPath(), "aimesh-tests", $"{Guid.NewGuid():N}.db");
 
     /// <summary>Starts the gateway. <paramref name="settings"/> are configuration keys (e.g. OPENAI_BASE_URL).</summary>
-    public static async Task<EmbeddedGateway> StartAsync(IDictionary<string, string?> settings, string? databasePath = null, ILoggerProvider? logs = null)
+    public static async Task<EmbeddedGateway> StartAsync(IDictionary<string, string?> settings, string? databasePath = null, ILoggerProvider? logs = null, Action<WebApplicationBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         databasePath ??= NewDatabasePath();
@@ -47,6 +47,8 @@ public sealed class EmbeddedGateway : IAsyncDisposable
             {
                 builder.Logging.AddProvider(logs);
             }
+
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -116,7 +115,7 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
 
         if (fault?.Reset == true)
         {
-            context.Features.Get<IConnectionLifetimeFeature>()?.Abort();
+            context.Abort();
             return;
         }
 
@@ -181,7 +180,9 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
             if (fault?.BreakStreamAfterChunks is { } breakAfter && sent == breakAfter)
             {
                 await context.Response.Body.FlushAsync();
-                context.Features.Get<IConnectionLifetimeFeature>()?.Abort();
+                // Let the chunks reach the gateway first: an immediate reset can discard them in flight.
+                await Task.Delay(200);
+                context.Abort();
                 return;
             }
 

@@ -28,9 +28,27 @@ public static class RequestReader
             limit.MaxRequestBodySize = maxBytes;
         }
 
+        byte[] body;
         try
         {
-            var value = await JsonSerializer.DeserializeAsync<T>(context.Request.Body, AiMeshJson.Options, context.RequestAborted);
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            body = buffer.ToArray();
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge(maxBytes));
+        }
+
+        // JsonElement values (message content) are only transcoded when read: check the whole body now.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return (null, GatewayError.BadRequest("The request body is not valid UTF-8.", code: "invalid_encoding"));
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(body, AiMeshJson.Options);
             return value is null
                 ? (null, GatewayError.BadRequest("The request body must be a JSON object.", code: "invalid_json"))
                 : (value, null);
@@ -41,14 +59,6 @@ public static class RequestReader
             var param = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? null : exception.Path.TrimStart('$', '.');
             var what = param is null ? "The request body is not valid JSON" : $"The value of '{param}' has the wrong type or is not valid JSON";
             return (null, GatewayError.BadRequest($"{what}{where}.", param, "invalid_json"));
-        }
-        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return (null, TooLarge(maxBytes));
-        }
-        catch (System.Text.DecoderFallbackException)
-        {
-            return (null, GatewayError.BadRequest("The request body is not valid UTF-8.", code: "invalid_encoding"));
         }
     }
 
