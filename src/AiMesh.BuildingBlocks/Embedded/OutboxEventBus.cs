@@ -153,6 +153,8 @@ public sealed partial class OutboxEventBus(
                 else
                 {
                     LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
+                    var due = Now() + (long)delay;
+                    nextDue = nextDue is null ? due : Math.Min(nextDue.Value, due);
                 }
 
                 await database.WriteAsync((connection, transaction) =>

@@ -41,9 +41,9 @@ public sealed class SqliteStateStore(SqliteDatabase database, TimeProvider time)
         {
             foreach (var operation in operations)
             {
+                // Every check comes before any write, so a refusal leaves nothing to undo.
                 if (!Matches(connection, transaction, operation, now))
                 {
-                    transaction.Rollback();
                     return false;
                 }
             }
