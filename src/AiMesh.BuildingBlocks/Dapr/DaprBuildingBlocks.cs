@@ -20,7 +20,7 @@ public static class DaprBuildingBlocks
     /// </summary>
     public static IServiceCollection AddDaprBuildingBlocks(this IServiceCollection services)
     {
-        services.AddDaprClient();
+        services.AddDaprClient(builder => builder.UseJsonSerializationOptions(new System.Text.Json.JsonSerializerOptions(AiMeshJson.Options)));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IStateStore, DaprStateStore>();
         services.TryAddSingleton<IEventPublisher, DaprEventPublisher>();

@@ -18,7 +18,7 @@ public sealed class DaprSecretStore(DaprClient dapr) : ISecretStore
         {
             values = await dapr.GetSecretAsync(Components.SecretStore, name, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
-        catch (global::Dapr.DaprException exception) when (exception.InnerException is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.NotFound or Grpc.Core.StatusCode.InvalidArgument })
+        catch (global::Dapr.DaprException exception) when (IsMissing(exception))
         {
             return null;
         }
@@ -30,4 +30,9 @@ public sealed class DaprSecretStore(DaprClient dapr) : ISecretStore
 
         return values.Count == 1 ? values.Values.First() : null;
     }
+
+    // daprd answers a missing secret with Internal "... not found" (local.file and Kubernetes alike).
+    private static bool IsMissing(global::Dapr.DaprException exception) => exception.InnerException is Grpc.Core.RpcException rpc
+        && (rpc.StatusCode is Grpc.Core.StatusCode.NotFound or Grpc.Core.StatusCode.InvalidArgument
+            || (rpc.StatusCode == Grpc.Core.StatusCode.Internal && rpc.Status.Detail.Contains("not found", StringComparison.OrdinalIgnoreCase)));
 }

@@ -16,12 +16,27 @@ public static class ServiceRoutes
     public const string HealthReport = "/report";
 }
 
+/// <summary>
+/// A JSON body with a Content-Length: daprd only retries (resiliency policies) requests whose
+/// body it could buffer, and a chunked body is never retried.
+/// </summary>
+internal static class InvokeContent
+{
+    public static ByteArrayContent Json<T>(T value)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, AiMeshJson.Options));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        return content;
+    }
+}
+
 /// <summary>router → validation over Dapr service invocation.</summary>
 public sealed class DaprValidationClient(HttpClient http) : IValidationClient
 {
     public async Task<ValidationVerdict> ValidateChatAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsJsonAsync(ServiceRoutes.ValidateChat, request, AiMeshJson.Options, cancellationToken).ConfigureAwait(false);
+        using var content = InvokeContent.Json(request);
+        using var response = await http.PostAsync(ServiceRoutes.ValidateChat, content, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<ValidationVerdict>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
     }
@@ -35,7 +50,8 @@ public sealed class DaprProviderAdapterClient(HttpClient http) : IProviderAdapte
 
     public async Task<ProviderChatResult> ChatAsync(ProviderChatRequest request, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsJsonAsync(ServiceRoutes.Chat, request, AiMeshJson.Options, cancellationToken).ConfigureAwait(false);
+        using var content = InvokeContent.Json(request);
+        using var response = await http.PostAsync(ServiceRoutes.Chat, content, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<ProviderChatResult>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
     }
@@ -44,7 +60,7 @@ public sealed class DaprProviderAdapterClient(HttpClient http) : IProviderAdapte
     {
         using var message = new HttpRequestMessage(HttpMethod.Post, ServiceRoutes.ChatStream)
         {
-            Content = JsonContent.Create(request, options: AiMeshJson.Options),
+            Content = InvokeContent.Json(request),
         };
         using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();

@@ -9,8 +9,10 @@ namespace AiMesh.BuildingBlocks.Dapr;
 
 /// <summary>
 /// The state port over Dapr's state API. Every write carries its ETag with first-write
-/// concurrency (StateEntry.SaveAsync would drop it); an ETag mismatch comes back from the
-/// sidecar as gRPC Aborted and becomes <c>false</c>.
+/// concurrency (StateEntry.SaveAsync would drop it); a lost ETag race becomes <c>false</c>.
+/// Multi-key atomicity is only as good as the component's transactions: Redis applies
+/// MULTI/EXEC without rollback, so a ledger that must be exact belongs in a store with real
+/// transactions (e.g. state.postgresql v2).
 /// </summary>
 public sealed class DaprStateStore(DaprClient dapr) : IStateStore
 {
@@ -41,6 +43,32 @@ public sealed class DaprStateStore(DaprClient dapr) : IStateStore
         {
             return false;
         }
+        catch (DaprException exception) when (exception.InnerException is RpcException { StatusCode: StatusCode.Internal })
+        {
+            // daprd answers every failed transaction with Internal, a lost ETag race included:
+            // it was a race when a precondition no longer holds; anything else is a real failure.
+            if (await AnyPreconditionFailsAsync(operations, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<bool> AnyPreconditionFailsAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken)
+    {
+        foreach (var operation in operations.Where(o => o.ETag is not null))
+        {
+            var (_, etag) = await dapr.GetStateAndETagAsync<System.Text.Json.JsonElement?>(Store, operation.Key, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var exists = !string.IsNullOrEmpty(etag);
+            if (operation.ETag == StateETag.MustNotExist ? exists : etag != operation.ETag)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     internal static StateTransactionRequest ToTransactionRequest(StateOperation operation)

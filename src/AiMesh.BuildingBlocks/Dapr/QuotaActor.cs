@@ -12,15 +12,17 @@ public interface IQuotaActor : IActor
     Task SettleAsync(QuotaSettlement settlement);
 }
 
-/// <summary>The router's quota port over a Dapr actor proxy.</summary>
+/// <summary>
+/// The router's quota port over a non-remoting Dapr actor proxy: the argument travels as plain
+/// JSON (the remoting proxy's DataContract serializer cannot carry positional records).
+/// </summary>
 public sealed class DaprQuotaClient(IActorProxyFactory proxies) : IQuotaClient
 {
     public Task<QuotaDecision> ReserveAsync(string tenantId, QuotaReservation reservation, CancellationToken cancellationToken) =>
-        Proxy(tenantId).ReserveAsync(reservation);
+        Proxy(tenantId).InvokeMethodAsync<QuotaReservation, QuotaDecision>(nameof(IQuotaActor.ReserveAsync), reservation, cancellationToken);
 
     public Task SettleAsync(string tenantId, QuotaSettlement settlement, CancellationToken cancellationToken) =>
-        Proxy(tenantId).SettleAsync(settlement);
+        Proxy(tenantId).InvokeMethodAsync(nameof(IQuotaActor.SettleAsync), settlement, cancellationToken);
 
-    private IQuotaActor Proxy(string tenantId) =>
-        proxies.CreateActorProxy<IQuotaActor>(new ActorId(tenantId), ActorTypes.Quota);
+    private ActorProxy Proxy(string tenantId) => proxies.Create(new ActorId(tenantId), ActorTypes.Quota);
 }

@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using AiMesh.BuildingBlocks.Embedded;
+using AiMesh.BuildingBlocks.PubSub;
+using AiMesh.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace AiMesh.Tests.BuildingBlocks;
+
+public sealed class OutboxEventBusTests
+{
+    private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(string databasePath, FlakyConsumer consumer)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(consumer);
+        services.AddEventConsumer<Ping, FlakyConsumer>("pings", "pings-dead");
+        var provider = services.BuildServiceProvider();
+        var database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = databasePath }));
+        var bus = new OutboxEventBus(
+            database,
+            provider.GetServices<EventSubscription>(),
+            provider,
+            Options.Create(new EventBusOptions { FirstRetryDelay = TimeSpan.FromMilliseconds(10), MaxAttempts = 5 }),
+            TimeProvider.System,
+            NullLogger<OutboxEventBus>.Instance);
+        return (bus, provider);
+    }
+
+    [Fact]
+    public async Task Publish_ConsumerFailsTwice_IsDeliveredUntilItSucceeds()
+    {
+        var consumer = new FlakyConsumer(failures: 2);
+        var (bus, services) = CreateSut(EmbeddedGateway.NewDatabasePath(), consumer);
+        await using var _ = services;
+        await bus.StartAsync(CancellationToken.None);
+
+        await bus.PublishAsync("pings", new Ping(7), CancellationToken.None);
+        await WaitUntilAsync(() => consumer.Handled.Count == 1);
+        await bus.StopAsync(CancellationToken.None);
+
+        Assert.Equal(3, consumer.Attempts);
+        Assert.Equal(7, consumer.Handled.Single().Id);
+        Assert.Equal(0, bus.PendingCount());
+    }
+
+    [Fact]
+    public async Task Publish_BeforeACrash_IsDeliveredAfterTheRestart()
+    {
+        var path = EmbeddedGateway.NewDatabasePath();
+        var (stopped, firstServices) = CreateSut(path, new FlakyConsumer(0));
+        await using (firstServices)
+        {
+            // The bus loop never runs: as if the process died right after publishing.
+            await stopped.PublishAsync("pings", new Ping(1), CancellationToken.None);
+            await stopped.PublishAsync("pings", new Ping(2), CancellationToken.None);
+            Assert.Equal(2, stopped.PendingCount());
+        }
+
+        var consumer = new FlakyConsumer(0);
+        var (restarted, services) = CreateSut(path, consumer);
+        await using var _ = services;
+        await restarted.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(() => consumer.Handled.Count == 2);
+        await restarted.StopAsync(CancellationToken.None);
+
+        Assert.Equal([1, 2], consumer.Handled.Select(p => p.Id).Order());
+    }
+
+    [Fact]
+    public async Task Publish_ConsumerAlwaysFails_IsDeadLetteredAfterMaxAttempts()
+    {
+        var consumer = new FlakyConsumer(failures: int.MaxValue);
+        var (bus, services) = CreateSut(EmbeddedGateway.NewDatabasePath(), consumer);
+        await using var _ = services;
+        await bus.StartAsync(CancellationToken.None);
+
+        await bus.PublishAsync("pings", new Ping(1), CancellationToken.None);
+        await WaitUntilAsync(() => consumer.Attempts >= 5 && bus.PendingCount() == 0);
+        await Task.Delay(200);
+        await bus.StopAsync(CancellationToken.None);
+
+        Assert.Equal(5, consumer.Attempts);
+        Assert.Empty(consumer.Handled);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "condition not met in time");
+            await Task.Delay(10);
+        }
+    }
+
+    public sealed record Ping(int Id);
+
+    public sealed class FlakyConsumer(int failures) : IEventConsumer<Ping>
+    {
+        private int _attempts;
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public ConcurrentQueue<Ping> Handled { get; } = new();
+
+        public Task HandleAsync(Ping message, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _attempts) <= failures)
+            {
+                throw new InvalidOperationException("consumer down");
+            }
+
+            Handled.Enqueue(message);
+            return Task.CompletedTask;
+        }
+    }
+}
