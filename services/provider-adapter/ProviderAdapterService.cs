@@ -25,8 +25,18 @@ public sealed partial class ProviderAdapterService(
 
     public Task<IReadOnlyList<DeploymentInfo>> GetDeploymentsAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<DeploymentInfo>>(catalog.Deployments
-            .Select(d => new DeploymentInfo(d.Id, d.Provider, d.Model, d.Aliases, d.Priority, d.Enabled, registry.Find(d.Id)!.BreakerStateName))
+            .Select(d => new DeploymentInfo(d.Id, d.Provider, d.Model, d.Aliases, d.Priority, d.Enabled, registry.Find(d.Id)!.BreakerStateName)
+            {
+                ReservationPrice = ReservationPrice(d),
+            })
             .ToList());
+
+    private static PriceInfo ReservationPrice(DeploymentConfig deployment)
+    {
+        var price = deployment.Price
+            ?? (deployment.Model == DeploymentConfig.AnyModel ? PriceTable.Highest : PriceTable.Find(deployment.Model) ?? ModelPrice.Unknown);
+        return new PriceInfo(price.Input, price.Output, price.CachedInput);
+    }
 
     public async Task<ProviderChatResult> ChatAsync(ProviderChatRequest request, CancellationToken cancellationToken)
     {

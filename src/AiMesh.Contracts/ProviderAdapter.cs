@@ -10,7 +10,20 @@ public sealed record DeploymentInfo(
     IReadOnlyList<string> Aliases,
     int Priority,
     bool Enabled,
-    string BreakerState);
+    string BreakerState)
+{
+    /// <summary>
+    /// The price the router reserves budget at before a call: the deployment's own price, or for a
+    /// pass-through deployment the highest list price it knows, so a reservation never falls short.
+    /// </summary>
+    public PriceInfo? ReservationPrice { get; init; }
+}
+
+/// <summary>USD per million tokens.</summary>
+public sealed record PriceInfo(decimal InputPerMillion, decimal OutputPerMillion, decimal CachedInputPerMillion)
+{
+    public decimal Cost(long inputTokens, long outputTokens) => ((inputTokens * InputPerMillion) + (outputTokens * OutputPerMillion)) / 1_000_000m;
+}
 
 /// <summary>router → provider-adapter: one attempt against one deployment.</summary>
 public sealed record ProviderChatRequest(

@@ -31,6 +31,9 @@ public static class PriceTable
         ("text-embedding-3-large", new ModelPrice(0.13m, 0m, 0m)),
     ];
 
+    /// <summary>The highest input and output prices of the table: a safe estimate for an unknown model.</summary>
+    public static ModelPrice Highest { get; } = new(Known.Max(k => k.Price.Input), Known.Max(k => k.Price.Output), Known.Max(k => k.Price.CachedInput));
+
     public static ModelPrice? Find(string model)
     {
         ArgumentNullException.ThrowIfNull(model);
