@@ -35,7 +35,7 @@ public static class EmbeddedHost
 
         builder.Services.AddSingleton<IValidationClient>(sp => sp.GetRequiredService<ValidationService>());
         builder.Services.AddSingleton<IProviderAdapterClient>(sp => sp.GetRequiredService<ProviderAdapterService>());
-        builder.Services.AddSingleton<ICostLedgerClient>(sp => sp.GetRequiredService<UsageLedger>());
+        builder.Services.AddSingleton<ICostLedgerClient>(sp => sp.GetRequiredService<CostLedgerService>());
         builder.Services.AddSingleton<IHealthClient>(sp => sp.GetRequiredService<HealthService>());
         builder.Services.AddSingleton<IQuotaClient, EmbeddedQuotaActors>();
 

@@ -1,5 +1,6 @@
 using AiMesh.Router.Apis;
 using AiMesh.Router.Auth;
+using AiMesh.Router.Caching;
 using AiMesh.Router.Pipeline;
 using AiMesh.Router.Routing;
 using AiMesh.Router.Telemetry;
@@ -24,6 +25,9 @@ public static class RouterExtensions
         services.TryAddSingleton<TenantAuthenticator>();
         services.TryAddSingleton<DeploymentDirectory>();
         services.TryAddSingleton<GatewayMetrics>();
+        services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section);
+        services.AddOptions<DeploymentBudgets>().BindConfiguration(DeploymentBudgets.Section);
+        services.TryAddSingleton<ResponseCache>();
         services.TryAddSingleton<ChatPipeline>();
         return builder;
     }

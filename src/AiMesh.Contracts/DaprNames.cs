@@ -25,6 +25,8 @@ public static class Topics
 {
     public const string Usage = "usage";
     public const string UsageDeadLetter = "usage-deadletter";
+    public const string BudgetAlerts = "budget-alerts";
+    public const string BudgetAlertsDeadLetter = "budget-alerts-deadletter";
 }
 
 /// <summary>Dapr actor types.</summary>
@@ -37,5 +39,8 @@ public static class ActorTypes
 public static class SecretNames
 {
     public const string OpenAiApiKey = "openai-api-key";
+    public const string AzureOpenAiApiKey = "azure-openai-api-key";
+    public const string AnthropicApiKey = "anthropic-api-key";
+    public const string GeminiApiKey = "gemini-api-key";
     public const string MasterKey = "aimesh-master-key";
 }

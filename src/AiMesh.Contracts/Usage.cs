@@ -5,6 +5,8 @@ public sealed record UsageEvent
 {
     public required string RequestId { get; init; }
     public required string TenantId { get; init; }
+    /// <summary>The virtual key used (null: the master key).</summary>
+    public string? KeyId { get; init; }
     public required string Model { get; init; }
     public string? DeploymentId { get; init; }
     public string? Provider { get; init; }
@@ -23,20 +25,54 @@ public sealed record UsageEvent
 
 public sealed record FailedAttempt(string DeploymentId, int Status, double LatencyMs);
 
-/// <summary>One aggregate row of the ledger.</summary>
-public sealed record UsageSummaryRow(
-    string TenantId,
-    string Model,
-    string Day,
-    long Requests,
-    long PromptTokens,
-    long CompletionTokens,
-    decimal CostUsd);
+/// <summary>The dimensions the ledger can group by.</summary>
+public static class UsageDimensions
+{
+    public const string Tenant = "tenant";
+    public const string Key = "key";
+    public const string Provider = "provider";
+    public const string Deployment = "deployment";
+    public const string Model = "model";
+    public const string Day = "day";
+    public const string Month = "month";
 
-public sealed record UsageQuery(string? TenantId, DateOnly From, DateOnly To);
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal) { Tenant, Key, Provider, Deployment, Model, Day, Month };
+}
+
+/// <summary>One aggregate row of the ledger; a dimension is null when the query did not group by it.</summary>
+public sealed record UsageGroupRow
+{
+    public string? Tenant { get; init; }
+    public string? Key { get; init; }
+    public string? Provider { get; init; }
+    public string? Deployment { get; init; }
+    public string? Model { get; init; }
+    public string? Day { get; init; }
+    public string? Month { get; init; }
+    public long Requests { get; init; }
+    public long CacheHits { get; init; }
+    public long PromptTokens { get; init; }
+    public long CompletionTokens { get; init; }
+    public decimal CostUsd { get; init; }
+}
+
+/// <summary>A ledger query: UTC days from..to (inclusive), optional filters, and the dimensions to group by.</summary>
+public sealed record UsageQuery(DateOnly From, DateOnly To, IReadOnlyList<string> GroupBy)
+{
+    public string? Tenant { get; init; }
+    public string? Provider { get; init; }
+    public string? Deployment { get; init; }
+    public string? Model { get; init; }
+}
 
 /// <summary>router (admin API) → cost-ledger.</summary>
 public interface ICostLedgerClient
 {
-    Task<IReadOnlyList<UsageSummaryRow>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken);
+    Task<IReadOnlyList<UsageGroupRow>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken);
+
+    /// <summary>The ledger record of one request, or null.</summary>
+    Task<UsageEvent?> GetRecordAsync(string requestId, CancellationToken cancellationToken);
+
+    /// <summary>The budget alerts raised in a calendar month ("yyyy-MM").</summary>
+    Task<IReadOnlyList<BudgetAlert>> GetBudgetAlertsAsync(string month, CancellationToken cancellationToken);
 }

@@ -5,17 +5,19 @@ using AiMesh.Contracts;
 
 namespace AiMesh.CostLedger.Ledger;
 
-/// <summary>A day's totals, one row per tenant and model. Stored under <see cref="UsageLedger.DayKey"/>.</summary>
+/// <summary>A day's totals, one row per tenant, key, provider, deployment and model. Stored under <see cref="UsageLedger.DayKey"/>.</summary>
 public sealed record DayTotals(Dictionary<string, UsageTotals> Rows);
 
-public sealed record UsageTotals(string TenantId, string Model, long Requests, long PromptTokens, long CompletionTokens, decimal CostUsd);
+public sealed record UsageTotals(
+    string Tenant, string? Key, string Provider, string Deployment, string Model,
+    long Requests, long CacheHits, long PromptTokens, long CompletionTokens, decimal CostUsd);
 
 /// <summary>
 /// Turns usage events into durable ledger records. The record keyed by request id and the
 /// day's totals are written in one transaction, the record only if it is new: an event
 /// delivered twice is counted once, and a lost race is simply tried again.
 /// </summary>
-public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> logger) : IEventConsumer<UsageEvent>, ICostLedgerClient
+public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> logger) : IEventConsumer<UsageEvent>
 {
     private const int MaxConflictRetries = 100;
 
@@ -23,9 +25,21 @@ public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> 
 
     public static string DayKey(DateOnly day) => $"ledger||day||{day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}";
 
+    /// <summary>What the ledger counts: answered requests, and failed ones that still cost tokens.</summary>
+    public static bool IsBillable(UsageEvent usage)
+    {
+        ArgumentNullException.ThrowIfNull(usage);
+        return usage.Status is >= 200 and < 300 || usage.PromptTokens + usage.CompletionTokens > 0 || usage.CostUsd > 0;
+    }
+
     public async Task HandleAsync(UsageEvent message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+        if (!IsBillable(message))
+        {
+            return;
+        }
+
         var day = DateOnly.FromDateTime(message.Timestamp.UtcDateTime);
         for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
         {
@@ -53,36 +67,67 @@ public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> 
         throw new InvalidOperationException($"The ledger could not record request {message.RequestId}: too many concurrent writers.");
     }
 
-    public async Task<IReadOnlyList<UsageSummaryRow>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken)
+    public async Task<UsageEvent?> GetRecordAsync(string requestId, CancellationToken cancellationToken) =>
+        (await state.GetAsync<UsageEvent>(RecordKey(requestId), cancellationToken))?.Value;
+
+    public async Task<IReadOnlyList<UsageGroupRow>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var rows = new List<UsageSummaryRow>();
+        var groups = new Dictionary<string, UsageGroupRow>(StringComparer.Ordinal);
         for (var day = query.From; day <= query.To; day = day.AddDays(1))
         {
             var totals = await state.GetAsync<DayTotals>(DayKey(day), cancellationToken);
-            if (totals is null)
+            foreach (var row in totals?.Value.Rows.Values ?? Enumerable.Empty<UsageTotals>())
             {
-                continue;
-            }
+                if ((query.Tenant is not null && row.Tenant != query.Tenant) || (query.Provider is not null && row.Provider != query.Provider)
+                    || (query.Deployment is not null && row.Deployment != query.Deployment) || (query.Model is not null && row.Model != query.Model))
+                {
+                    continue;
+                }
 
-            var label = day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-            rows.AddRange(totals.Value.Rows.Values
-                .Where(t => query.TenantId is null || t.TenantId == query.TenantId)
-                .OrderBy(t => t.TenantId, StringComparer.Ordinal).ThenBy(t => t.Model, StringComparer.Ordinal)
-                .Select(t => new UsageSummaryRow(t.TenantId, t.Model, label, t.Requests, t.PromptTokens, t.CompletionTokens, t.CostUsd)));
+                var group = Group(row, day, query.GroupBy);
+                var key = string.Join('|', group.Tenant, group.Key, group.Provider, group.Deployment, group.Model, group.Day, group.Month);
+                var sum = groups.GetValueOrDefault(key) ?? group;
+                groups[key] = sum with
+                {
+                    Requests = sum.Requests + row.Requests,
+                    CacheHits = sum.CacheHits + row.CacheHits,
+                    PromptTokens = sum.PromptTokens + row.PromptTokens,
+                    CompletionTokens = sum.CompletionTokens + row.CompletionTokens,
+                    CostUsd = sum.CostUsd + row.CostUsd,
+                };
+            }
         }
 
-        return rows;
+        return groups.Values
+            .OrderBy(g => g.Day ?? g.Month, StringComparer.Ordinal).ThenBy(g => g.Tenant, StringComparer.Ordinal)
+            .ThenBy(g => g.Provider, StringComparer.Ordinal).ThenBy(g => g.Deployment, StringComparer.Ordinal).ThenBy(g => g.Model, StringComparer.Ordinal)
+            .ThenBy(g => g.Key, StringComparer.Ordinal)
+            .ToList();
     }
+
+    private static UsageGroupRow Group(UsageTotals row, DateOnly day, IReadOnlyList<string> by) => new()
+    {
+        Tenant = by.Contains(UsageDimensions.Tenant) ? row.Tenant : null,
+        Key = by.Contains(UsageDimensions.Key) ? row.Key ?? "master" : null,
+        Provider = by.Contains(UsageDimensions.Provider) ? row.Provider : null,
+        Deployment = by.Contains(UsageDimensions.Deployment) ? row.Deployment : null,
+        Model = by.Contains(UsageDimensions.Model) ? row.Model : null,
+        Day = by.Contains(UsageDimensions.Day) ? day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : null,
+        Month = by.Contains(UsageDimensions.Month) ? day.ToString("yyyy-MM", CultureInfo.InvariantCulture) : null,
+    };
 
     private static DayTotals Add(DayTotals totals, UsageEvent usage)
     {
-        var key = $"{usage.TenantId}|{usage.Model}";
+        var provider = usage.Provider ?? "none";
+        var deployment = usage.DeploymentId ?? "none";
+        var key = string.Join('|', usage.TenantId, usage.KeyId, provider, deployment, usage.Model);
         var rows = new Dictionary<string, UsageTotals>(totals.Rows, StringComparer.Ordinal);
-        var row = rows.GetValueOrDefault(key) ?? new UsageTotals(usage.TenantId, usage.Model, 0, 0, 0, 0);
+        var row = rows.GetValueOrDefault(key) ?? new UsageTotals(usage.TenantId, usage.KeyId, provider, deployment, usage.Model, 0, 0, 0, 0, 0);
         rows[key] = row with
         {
             Requests = row.Requests + 1,
+            CacheHits = row.CacheHits + (usage.Cache == "hit" ? 1 : 0),
             PromptTokens = row.PromptTokens + usage.PromptTokens,
             CompletionTokens = row.CompletionTokens + usage.CompletionTokens,
             CostUsd = row.CostUsd + usage.CostUsd,

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.BuildingBlocks.State;
 using AiMesh.Contracts;
 using Microsoft.Extensions.Options;
@@ -6,41 +7,58 @@ using Microsoft.Extensions.Options;
 namespace AiMesh.CostLedger.Quota;
 
 /// <summary>
-/// The quota actor's in-process twin for embedded mode: one gate per tenant serialises
+/// The quota actor's in-process twin for embedded mode: one gate per subject serialises
 /// calls as Dapr's turn-based actors do, and the state lives in the SQLite state store.
 /// </summary>
-public sealed class EmbeddedQuotaActors(IStateStore state, IOptionsMonitor<QuotaOptions> options, TimeProvider time) : IQuotaClient
+public sealed class EmbeddedQuotaActors(IStateStore state, IEventPublisher events, IOptionsMonitor<QuotaOptions> options, TimeProvider time) : IQuotaClient, IDisposable
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
 
-    public static string StateKey(string tenantId) => $"actors||{ActorTypes.Quota}||{tenantId}||{QuotaActor.StateName}";
+    public static string StateKey(string subject) => $"actors||{ActorTypes.Quota}||{subject}||{QuotaActor.StateName}";
 
-    public Task<QuotaDecision> ReserveAsync(string tenantId, QuotaReservation reservation, CancellationToken cancellationToken) =>
-        TurnAsync(tenantId, current =>
-        {
-            var (next, decision) = QuotaPolicy.Reserve(current, reservation, options.CurrentValue.For(tenantId), time.GetUtcNow());
-            return (next, decision);
-        }, cancellationToken);
+    public Task<QuotaDecision> ReserveAsync(string subject, QuotaReservation reservation, CancellationToken cancellationToken) =>
+        TurnAsync(subject, current => QuotaPolicy.Reserve(current, reservation, options.CurrentValue.For(subject), time.GetUtcNow()), save: true, cancellationToken);
 
-    public Task SettleAsync(string tenantId, QuotaSettlement settlement, CancellationToken cancellationToken) =>
-        TurnAsync(tenantId, current => (QuotaPolicy.Settle(current, settlement, time.GetUtcNow()), true), cancellationToken);
-
-    private async Task<T> TurnAsync<T>(string tenantId, Func<QuotaState, (QuotaState Next, T Result)> turn, CancellationToken cancellationToken)
+    public async Task SettleAsync(string subject, QuotaSettlement settlement, CancellationToken cancellationToken)
     {
-        var gate = _gates.GetOrAdd(tenantId, _ => new SemaphoreSlim(1, 1));
+        var alerts = await TurnAsync(subject, current => QuotaPolicy.Settle(current, settlement, options.CurrentValue.For(subject), subject, time.GetUtcNow()), save: true, cancellationToken);
+        foreach (var alert in alerts)
+        {
+            await events.PublishAsync(Topics.BudgetAlerts, alert, CancellationToken.None);
+        }
+    }
+
+    public Task<QuotaStatus> GetStatusAsync(string subject, CancellationToken cancellationToken) =>
+        TurnAsync(subject, current => (current, QuotaPolicy.Status(current, options.CurrentValue.For(subject), subject, time.GetUtcNow())), save: false, cancellationToken);
+
+    private async Task<T> TurnAsync<T>(string subject, Func<QuotaState, (QuotaState Next, T Result)> turn, bool save, CancellationToken cancellationToken)
+    {
+        var gate = _gates.GetOrAdd(subject, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            var key = StateKey(tenantId);
+            var key = StateKey(subject);
             var current = await state.GetAsync<QuotaState>(key, cancellationToken);
             var (next, result) = turn(current?.Value ?? new QuotaState());
-            // The gate makes this the only writer, so last-write-wins is exact here.
-            await state.TrySaveAsync(key, next, etag: null, ttl: null, CancellationToken.None);
+            if (save)
+            {
+                // The gate makes this the only writer, so last-write-wins is exact here.
+                await state.TrySaveAsync(key, next, etag: null, ttl: null, CancellationToken.None);
+            }
+
             return result;
         }
         finally
         {
             gate.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var gate in _gates.Values)
+        {
+            gate.Dispose();
         }
     }
 }

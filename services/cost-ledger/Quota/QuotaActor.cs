@@ -1,12 +1,13 @@
 using AiMesh.BuildingBlocks.Dapr;
+using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.Contracts;
 using Dapr.Actors.Runtime;
 using Microsoft.Extensions.Options;
 
 namespace AiMesh.CostLedger.Quota;
 
-/// <summary>The tenant quota actor in Dapr mode (id = tenant id). Dapr serialises its calls; state goes through the actor state store.</summary>
-public sealed class QuotaActor(ActorHost host, IOptionsMonitor<QuotaOptions> options, TimeProvider time) : Actor(host), IQuotaActor
+/// <summary>The quota actor in Dapr mode (id = subject, e.g. <c>tenant:acme</c>). Dapr serialises its calls; state goes through the actor state store.</summary>
+public sealed class QuotaActor(ActorHost host, IOptionsMonitor<QuotaOptions> options, IEventPublisher events, TimeProvider time) : Actor(host), IQuotaActor
 {
     public const string StateName = "quota";
 
@@ -21,6 +22,18 @@ public sealed class QuotaActor(ActorHost host, IOptionsMonitor<QuotaOptions> opt
     public async Task SettleAsync(QuotaSettlement settlement)
     {
         var state = await StateManager.GetOrAddStateAsync(StateName, new QuotaState());
-        await StateManager.SetStateAsync(StateName, QuotaPolicy.Settle(state, settlement, time.GetUtcNow()));
+        var (next, alerts) = QuotaPolicy.Settle(state, settlement, options.CurrentValue.For(Id.GetId()), Id.GetId(), time.GetUtcNow());
+        await StateManager.SetStateAsync(StateName, next);
+        await StateManager.SaveStateAsync();
+        foreach (var alert in alerts)
+        {
+            await events.PublishAsync(Topics.BudgetAlerts, alert, CancellationToken.None);
+        }
+    }
+
+    public async Task<QuotaStatus> GetStatusAsync()
+    {
+        var state = await StateManager.GetOrAddStateAsync(StateName, new QuotaState());
+        return QuotaPolicy.Status(state, options.CurrentValue.For(Id.GetId()), Id.GetId(), time.GetUtcNow());
     }
 }

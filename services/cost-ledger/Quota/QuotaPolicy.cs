@@ -1,131 +1,197 @@
+using System.Globalization;
 using AiMesh.Contracts;
 
 namespace AiMesh.CostLedger.Quota;
 
-/// <summary>Limits per tenant (section <c>AiMesh:Quotas</c>: <c>Default</c>, and <c>Tenants:{id}</c> overrides).</summary>
-public sealed class QuotaOptions
-{
-    public const string Section = "AiMesh:Quotas";
-
-    public TenantLimits Default { get; set; } = new();
-
-    public Dictionary<string, TenantLimits> Tenants { get; set; } = new(StringComparer.Ordinal);
-
-    public TenantLimits For(string tenantId) => Tenants.GetValueOrDefault(tenantId) ?? Default;
-}
-
-public sealed class TenantLimits
-{
-    /// <value>Defaults to 600.</value>
-    public int RequestsPerMinute { get; set; } = 600;
-
-    /// <value>Defaults to 1,000,000.</value>
-    public long TokensPerMinute { get; set; } = 1_000_000;
-
-    /// <summary>USD per UTC day; null means no budget.</summary>
-    public decimal? DailyBudgetUsd { get; set; }
-}
-
-/// <summary>The quota actor's state: a fixed one-minute window, today's spend, open reservations.</summary>
+/// <summary>A quota actor's state: the request bucket, the hour and minute windows, spend per period, open reservations, alerts sent.</summary>
 public sealed record QuotaState
 {
-    public long WindowStartUnixMinute { get; init; }
-    public int WindowRequests { get; init; }
-    public long WindowTokens { get; init; }
+    public double BucketTokens { get; init; } = -1;
+    public long BucketUpdatedAtMs { get; init; }
+    public long HourStart { get; init; }
+    public int HourRequests { get; init; }
+    public long MinuteStart { get; init; }
+    public long MinuteTokens { get; init; }
     public DateOnly Day { get; init; }
     public decimal SpentTodayUsd { get; init; }
+    public string Month { get; init; } = string.Empty;
+    public decimal SpentThisMonthUsd { get; init; }
     public Dictionary<string, OpenReservation> Reservations { get; init; } = new(StringComparer.Ordinal);
+    /// <summary>"daily|2026-11-23|80": each alert once per budget, period and threshold.</summary>
+    public HashSet<string> AlertsSent { get; init; } = new(StringComparer.Ordinal);
 }
 
-public sealed record OpenReservation(int Tokens, decimal CostUsd, long WindowStartUnixMinute, DateTimeOffset At);
+public sealed record OpenReservation(int Tokens, decimal CostUsd, long MinuteStart, DateTimeOffset At);
 
 /// <summary>
 /// The quota rules, pure: the same code runs inside the Dapr actor and its embedded twin,
-/// each of which serialises calls per tenant and persists the state it returns.
+/// each of which serialises calls per subject and persists the state it returns.
 /// </summary>
 public static class QuotaPolicy
 {
     /// <summary>A reservation never settled (its router died) stops counting after this.</summary>
     public static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(10);
 
-    public static (QuotaState State, QuotaDecision Decision) Reserve(QuotaState state, QuotaReservation reservation, TenantLimits limits, DateTimeOffset now)
+    public static readonly int[] AlertThresholds = [80, 90, 100];
+
+    public static (QuotaState State, QuotaDecision Decision) Reserve(QuotaState state, QuotaReservation reservation, SubjectLimits limits, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(reservation);
         ArgumentNullException.ThrowIfNull(limits);
-        state = Roll(state, now);
+        state = Roll(state, limits, now);
         if (state.Reservations.ContainsKey(reservation.RequestId))
         {
             return (state, Allow(state, limits));
         }
 
-        var untilNextMinute = 60 - (now.ToUnixTimeSeconds() % 60);
-        if (state.WindowRequests + 1 > limits.RequestsPerMinute)
+        if (limits.RequestsPerMinute is { } rpm && state.BucketTokens < 1)
         {
-            return (state, Deny(state, limits, "rate_limit", $"Rate limit reached: {limits.RequestsPerMinute} requests per minute.", untilNextMinute));
+            var wait = (1 - state.BucketTokens) * 60.0 / rpm;
+            return (state, Deny(state, limits, "rate_limit", $"Rate limit reached: {rpm} requests per minute.", Math.Ceiling(wait)));
         }
 
-        if (state.WindowTokens + reservation.EstimatedTokens > limits.TokensPerMinute)
+        if (limits.RequestsPerHour is { } rph && state.HourRequests + 1 > rph)
         {
-            return (state, Deny(state, limits, "rate_limit", $"Rate limit reached: {limits.TokensPerMinute} tokens per minute.", untilNextMinute));
+            return (state, Deny(state, limits, "rate_limit", $"Rate limit reached: {rph} requests per hour.", 3600 - (now.ToUnixTimeSeconds() % 3600)));
+        }
+
+        if (limits.TokensPerMinute is { } tpm && state.MinuteTokens + reservation.EstimatedTokens > tpm)
+        {
+            var message = reservation.EstimatedTokens > tpm
+                ? $"This request needs about {reservation.EstimatedTokens} tokens, more than the limit of {tpm} tokens per minute."
+                : $"Rate limit reached: {tpm} tokens per minute.";
+            return (state, Deny(state, limits, "rate_limit", message, 60 - (now.ToUnixTimeSeconds() % 60)));
         }
 
         var reserved = state.Reservations.Values.Sum(r => r.CostUsd);
-        if (limits.DailyBudgetUsd is { } budget && state.SpentTodayUsd + reserved + reservation.EstimatedCostUsd > budget)
+        if (limits.DailyBudgetUsd is { } daily && state.SpentTodayUsd + reserved + reservation.EstimatedCostUsd > daily)
         {
-            var untilMidnight = (now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime).TotalSeconds;
-            return (state, Deny(state, limits, "budget", $"Daily budget of {budget} USD is exhausted; it resets at 00:00 UTC.", Math.Ceiling(untilMidnight)));
+            var resets = new DateTimeOffset(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
+            return (state, BudgetDenied(state, limits, "Daily", daily, state.SpentTodayUsd, resets, now));
+        }
+
+        if (limits.MonthlyBudgetUsd is { } monthly && state.SpentThisMonthUsd + reserved + reservation.EstimatedCostUsd > monthly)
+        {
+            var firstOfMonth = new DateTime(now.UtcDateTime.Year, now.UtcDateTime.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+            var resets = new DateTimeOffset(firstOfMonth.AddMonths(1), TimeSpan.Zero);
+            return (state, BudgetDenied(state, limits, "Monthly", monthly, state.SpentThisMonthUsd, resets, now));
         }
 
         var reservations = new Dictionary<string, OpenReservation>(state.Reservations, StringComparer.Ordinal)
         {
-            [reservation.RequestId] = new(reservation.EstimatedTokens, reservation.EstimatedCostUsd, state.WindowStartUnixMinute, now),
+            [reservation.RequestId] = new(reservation.EstimatedTokens, reservation.EstimatedCostUsd, state.MinuteStart, now),
         };
         state = state with
         {
-            WindowRequests = state.WindowRequests + 1,
-            WindowTokens = state.WindowTokens + reservation.EstimatedTokens,
+            BucketTokens = limits.RequestsPerMinute is null ? state.BucketTokens : state.BucketTokens - 1,
+            HourRequests = state.HourRequests + 1,
+            MinuteTokens = state.MinuteTokens + reservation.EstimatedTokens,
             Reservations = reservations,
         };
         return (state, Allow(state, limits));
     }
 
-    /// <summary>Replaces the reservation by the actual figures. Settling twice, or an unknown id, changes nothing.</summary>
-    public static QuotaState Settle(QuotaState state, QuotaSettlement settlement, DateTimeOffset now)
+    /// <summary>
+    /// Replaces the reservation by the actual figures and says which budget alerts are now due.
+    /// Settling twice, or an unknown id, changes nothing.
+    /// </summary>
+    public static (QuotaState State, IReadOnlyList<BudgetAlert> Alerts) Settle(QuotaState state, QuotaSettlement settlement, SubjectLimits limits, string subject, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(settlement);
-        state = Roll(state, now);
+        ArgumentNullException.ThrowIfNull(limits);
+        state = Roll(state, limits, now);
         if (!state.Reservations.TryGetValue(settlement.RequestId, out var open))
         {
-            return state;
+            return (state, []);
         }
 
         var reservations = new Dictionary<string, OpenReservation>(state.Reservations, StringComparer.Ordinal);
         reservations.Remove(settlement.RequestId);
-        var tokens = open.WindowStartUnixMinute == state.WindowStartUnixMinute
-            ? Math.Max(0, state.WindowTokens - open.Tokens + settlement.ActualTokens)
-            : state.WindowTokens;
-        return state with
+        var tokens = open.MinuteStart == state.MinuteStart
+            ? Math.Max(0, state.MinuteTokens - open.Tokens + settlement.ActualTokens)
+            : state.MinuteTokens;
+        state = state with
         {
-            WindowTokens = tokens,
+            MinuteTokens = tokens,
             SpentTodayUsd = state.SpentTodayUsd + settlement.ActualCostUsd,
+            SpentThisMonthUsd = state.SpentThisMonthUsd + settlement.ActualCostUsd,
             Reservations = reservations,
         };
+        return DueAlerts(state, limits, subject, now);
     }
 
-    private static QuotaState Roll(QuotaState state, DateTimeOffset now)
+    public static QuotaStatus Status(QuotaState state, SubjectLimits limits, string subject, DateTimeOffset now)
     {
-        var minute = now.ToUnixTimeSeconds() / 60;
-        var today = DateOnly.FromDateTime(now.UtcDateTime);
-        if (minute != state.WindowStartUnixMinute)
+        ArgumentNullException.ThrowIfNull(limits);
+        state = Roll(state, limits, now);
+        return new QuotaStatus(subject, state.SpentTodayUsd, state.SpentThisMonthUsd, state.Reservations.Values.Sum(r => r.CostUsd),
+            state.Reservations.Count, state.HourRequests, state.MinuteTokens, limits.DailyBudgetUsd, limits.MonthlyBudgetUsd);
+    }
+
+    private static (QuotaState, IReadOnlyList<BudgetAlert>) DueAlerts(QuotaState state, SubjectLimits limits, string subject, DateTimeOffset now)
+    {
+        var alerts = new List<BudgetAlert>();
+        var sent = new HashSet<string>(state.AlertsSent, StringComparer.Ordinal);
+        Check("daily", state.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), state.SpentTodayUsd, limits.DailyBudgetUsd);
+        Check("monthly", state.Month, state.SpentThisMonthUsd, limits.MonthlyBudgetUsd);
+        return (alerts.Count == 0 ? state : state with { AlertsSent = sent }, alerts);
+
+        void Check(string budget, string period, decimal spent, decimal? limit)
         {
-            state = state with { WindowStartUnixMinute = minute, WindowRequests = 0, WindowTokens = 0 };
+            if (limit is not { } max || max <= 0)
+            {
+                return;
+            }
+
+            // Only the highest threshold crossed is announced; lower ones are marked as sent with it.
+            var crossed = AlertThresholds.Where(t => spent * 100 >= max * t).ToList();
+            var fresh = crossed.Where(t => !sent.Contains($"{budget}|{period}|{t}")).ToList();
+            if (fresh.Count == 0)
+            {
+                return;
+            }
+
+            crossed.ForEach(t => sent.Add($"{budget}|{period}|{t}"));
+            alerts.Add(new BudgetAlert(subject, budget, period, fresh.Max(), spent, max, now));
+        }
+    }
+
+    private static QuotaState Roll(QuotaState state, SubjectLimits limits, DateTimeOffset now)
+    {
+        var nowMs = now.ToUnixTimeMilliseconds();
+        if (limits.RequestsPerMinute is { } rpm)
+        {
+            var capacity = limits.BurstRequests ?? rpm;
+            var tokens = state.BucketTokens < 0
+                ? capacity
+                : Math.Min(capacity, state.BucketTokens + ((nowMs - state.BucketUpdatedAtMs) * rpm / 60_000.0));
+            state = state with { BucketTokens = tokens, BucketUpdatedAtMs = nowMs };
         }
 
+        var minute = now.ToUnixTimeSeconds() / 60;
+        if (minute != state.MinuteStart)
+        {
+            state = state with { MinuteStart = minute, MinuteTokens = 0 };
+        }
+
+        var hour = now.ToUnixTimeSeconds() / 3600;
+        if (hour != state.HourStart)
+        {
+            state = state with { HourStart = hour, HourRequests = 0 };
+        }
+
+        var today = DateOnly.FromDateTime(now.UtcDateTime);
         if (today != state.Day)
         {
-            state = state with { Day = today, SpentTodayUsd = 0 };
+            state = state with { Day = today, SpentTodayUsd = 0, AlertsSent = new HashSet<string>(state.AlertsSent.Where(a => a.StartsWith("monthly|", StringComparison.Ordinal)), StringComparer.Ordinal) };
+        }
+
+        var month = now.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+        if (month != state.Month)
+        {
+            state = state with { Month = month, SpentThisMonthUsd = 0, AlertsSent = new HashSet<string>(state.AlertsSent.Where(a => a.StartsWith("daily|", StringComparison.Ordinal)), StringComparer.Ordinal) };
         }
 
         if (state.Reservations.Values.Any(r => now - r.At > ReservationLifetime))
@@ -140,14 +206,19 @@ public static class QuotaPolicy
         return state;
     }
 
-    private static QuotaDecision Allow(QuotaState state, TenantLimits limits) => new()
+    private static QuotaDecision Allow(QuotaState state, SubjectLimits limits) => new()
     {
         Allowed = true,
-        LimitRequests = limits.RequestsPerMinute,
-        RemainingRequests = Math.Max(0, limits.RequestsPerMinute - state.WindowRequests),
-        RemainingTokens = Math.Max(0, limits.TokensPerMinute - state.WindowTokens),
+        LimitRequests = limits.RequestsPerMinute ?? 0,
+        RemainingRequests = limits.RequestsPerMinute is null ? 0 : Math.Max(0, (int)Math.Floor(state.BucketTokens)),
+        RemainingTokens = limits.TokensPerMinute is { } tpm ? Math.Max(0, tpm - state.MinuteTokens) : 0,
     };
 
-    private static QuotaDecision Deny(QuotaState state, TenantLimits limits, string by, string message, double retryAfter) =>
-        Allow(state, limits) with { Allowed = false, DeniedBy = by, Message = message, RetryAfterSeconds = retryAfter };
+    private static QuotaDecision Deny(QuotaState state, SubjectLimits limits, string by, string message, double retryAfter) =>
+        Allow(state, limits) with { Allowed = false, DeniedBy = by, Message = message, RetryAfterSeconds = Math.Max(1, retryAfter) };
+
+    private static QuotaDecision BudgetDenied(QuotaState state, SubjectLimits limits, string which, decimal budget, decimal spent, DateTimeOffset resets, DateTimeOffset now) =>
+        Deny(state, limits, "budget",
+            $"{which} budget of {budget.ToString(CultureInfo.InvariantCulture)} USD is exhausted (spent {spent.ToString(CultureInfo.InvariantCulture)} USD); it resets at {resets.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}.",
+            Math.Ceiling((resets - now).TotalSeconds)) with { ResetsAt = resets };
 }

@@ -1,5 +1,7 @@
+using System.Globalization;
 using AiMesh.Contracts;
 using AiMesh.Router.Auth;
+using AiMesh.Router.Caching;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AiMesh.Router.Apis;
@@ -7,33 +9,100 @@ namespace AiMesh.Router.Apis;
 /// <summary>The admin API: master key only, errors as ProblemDetails.</summary>
 public static class AdminApi
 {
+    private static readonly string[] UsageGrouping = [UsageDimensions.Tenant, UsageDimensions.Model, UsageDimensions.Day];
+    private static readonly string[] CostGrouping = [UsageDimensions.Provider, UsageDimensions.Tenant];
+
     public static RouteGroupBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/admin").WithTags("Admin").AddEndpointFilter(RequireMasterKeyAsync);
-        group.MapGet("/usage", GetUsageAsync);
+        group.MapGet("/usage", (HttpRequest request, ICostLedgerClient ledger, TimeProvider time, CancellationToken cancellationToken) =>
+            QueryAsync(request, UsageGrouping, ledger, time, cancellationToken));
+        group.MapGet("/costs", (HttpRequest request, ICostLedgerClient ledger, TimeProvider time, CancellationToken cancellationToken) =>
+            QueryAsync(request, CostGrouping, ledger, time, cancellationToken));
+        group.MapGet("/usage/requests/{requestId}", GetRecordAsync);
+        group.MapGet("/budget-alerts", GetBudgetAlertsAsync);
+        group.MapGet("/tenants/{tenantId}/quota", (string tenantId, IQuotaClient quota, CancellationToken cancellationToken) =>
+            GetQuotaAsync(QuotaSubjects.Tenant(tenantId), quota, cancellationToken));
+        group.MapGet("/deployments/{deploymentId}/quota", (string deploymentId, IQuotaClient quota, CancellationToken cancellationToken) =>
+            GetQuotaAsync(QuotaSubjects.Deployment(deploymentId), quota, cancellationToken));
+        group.MapDelete("/cache", ClearCacheAsync);
         return group;
     }
 
-    /// <summary>Usage and cost per tenant, model and day. <c>from</c>/<c>to</c> are UTC days (default: today).</summary>
-    private static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> GetUsageAsync(
-        string? from, string? to, string? tenant, ICostLedgerClient ledger, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>
+    /// Usage or cost: <c>from</c>/<c>to</c> (UTC days, default today, at most 366 days),
+    /// filters <c>tenant</c>, <c>provider</c>, <c>deployment</c>, <c>model</c>, and
+    /// <c>groupBy</c>: a comma list of tenant, key, provider, deployment, model, day, month.
+    /// </summary>
+    private static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> QueryAsync(
+        HttpRequest request, string[] defaultGrouping, ICostLedgerClient ledger, TimeProvider time, CancellationToken cancellationToken)
     {
+        var q = request.Query;
         var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        if (!TryDay(from, today, out var fromDay) || !TryDay(to, today, out var toDay))
+        if (!TryDay(q["from"], today, out var from) || !TryDay(q["to"], today, out var to))
         {
             return TypedResults.Problem("'from' and 'to' must be dates in the form yyyy-MM-dd.", statusCode: 400);
         }
 
-        if (toDay < fromDay || toDay.DayNumber - fromDay.DayNumber > 366)
+        if (to < from || to.DayNumber - from.DayNumber > 366)
         {
             return TypedResults.Problem("'to' must not be before 'from', and the range must be at most 366 days.", statusCode: 400);
         }
 
-        var rows = await ledger.GetUsageAsync(new UsageQuery(string.IsNullOrEmpty(tenant) ? null : tenant, fromDay, toDay), cancellationToken);
-        return TypedResults.Ok(new UsageReport(
-            fromDay, toDay, rows,
-            new UsageTotal(rows.Sum(r => r.Requests), rows.Sum(r => r.PromptTokens), rows.Sum(r => r.CompletionTokens), rows.Sum(r => r.CostUsd))));
+        var groupBy = string.IsNullOrWhiteSpace(q["groupBy"])
+            ? defaultGrouping
+            : q["groupBy"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var unknown = groupBy.Where(g => !UsageDimensions.All.Contains(g)).ToList();
+        if (unknown.Count > 0)
+        {
+            return TypedResults.Problem($"Unknown groupBy dimension(s): {string.Join(", ", unknown)}; use any of: {string.Join(", ", UsageDimensions.All)}.", statusCode: 400);
+        }
+
+        var query = new UsageQuery(from, to, groupBy)
+        {
+            Tenant = Blank(q["tenant"]),
+            Provider = Blank(q["provider"]),
+            Deployment = Blank(q["deployment"]),
+            Model = Blank(q["model"]),
+        };
+        var rows = await ledger.GetUsageAsync(query, cancellationToken);
+        return TypedResults.Ok(new UsageReport(from, to, groupBy, rows, new UsageTotal(
+            rows.Sum(r => r.Requests), rows.Sum(r => r.CacheHits), rows.Sum(r => r.PromptTokens), rows.Sum(r => r.CompletionTokens), rows.Sum(r => r.CostUsd))));
     }
+
+    private static async Task<Results<Ok<UsageEvent>, ProblemHttpResult>> GetRecordAsync(string requestId, ICostLedgerClient ledger, CancellationToken cancellationToken) =>
+        await ledger.GetRecordAsync(requestId, cancellationToken) is { } record
+            ? TypedResults.Ok(record)
+            : TypedResults.Problem($"No usage is recorded for request '{requestId}'.", statusCode: 404);
+
+    /// <summary>Budget alerts of a month (<c>month=yyyy-MM</c>, default this month).</summary>
+    private static async Task<Results<Ok<IReadOnlyList<BudgetAlert>>, ProblemHttpResult>> GetBudgetAlertsAsync(string? month, ICostLedgerClient ledger, TimeProvider time, CancellationToken cancellationToken)
+    {
+        month ??= time.GetUtcNow().UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+        if (!DateOnly.TryParseExact(month + "-01", "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+        {
+            return TypedResults.Problem("'month' must be in the form yyyy-MM.", statusCode: 400);
+        }
+
+        return TypedResults.Ok(await ledger.GetBudgetAlertsAsync(month, cancellationToken));
+    }
+
+    private static async Task<Ok<QuotaStatus>> GetQuotaAsync(string subject, IQuotaClient quota, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await quota.GetStatusAsync(subject, cancellationToken));
+
+    /// <summary>Clears the response cache: all of it, or <c>?tenant=</c>, or <c>?alias=</c> (a model name or alias).</summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> ClearCacheAsync(string? tenant, string? alias, ResponseCache cache, CancellationToken cancellationToken)
+    {
+        if (tenant is not null && alias is not null)
+        {
+            return TypedResults.Problem("Give 'tenant' or 'alias', not both.", statusCode: 400);
+        }
+
+        await cache.ClearAsync(Blank(tenant), Blank(alias), cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static bool TryDay(string? value, DateOnly fallback, out DateOnly day)
     {
@@ -43,7 +112,7 @@ public static class AdminApi
             return true;
         }
 
-        return DateOnly.TryParseExact(value, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out day);
+        return DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
     }
 
     private static async ValueTask<object?> RequireMasterKeyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -60,7 +129,7 @@ public static class AdminApi
             : TypedResults.Problem("The admin API is for the master key only.", statusCode: 403);
     }
 
-    public sealed record UsageReport(DateOnly From, DateOnly To, IReadOnlyList<UsageSummaryRow> Rows, UsageTotal Total);
+    public sealed record UsageReport(DateOnly From, DateOnly To, IReadOnlyList<string> GroupBy, IReadOnlyList<UsageGroupRow> Rows, UsageTotal Total);
 
-    public sealed record UsageTotal(long Requests, long PromptTokens, long CompletionTokens, decimal CostUsd);
+    public sealed record UsageTotal(long Requests, long CacheHits, long PromptTokens, long CompletionTokens, decimal CostUsd);
 }

@@ -1,7 +1,7 @@
 namespace AiMesh.Router.Auth;
 
-/// <summary>Who is calling.</summary>
-public sealed record Caller(string TenantId, bool IsAdmin);
+/// <summary>Who is calling; <paramref name="KeyId"/> is null for the master key.</summary>
+public sealed record Caller(string TenantId, bool IsAdmin, string? KeyId = null);
 
 /// <summary>Maps the presented key (Bearer token, or x-api-key on the Anthropic surface) to a caller.</summary>
 public sealed class TenantAuthenticator(MasterKey masterKey)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.Contracts;
 using AiMesh.Router.Auth;
+using AiMesh.Router.Caching;
 using AiMesh.Router.OpenAi;
 using AiMesh.Router.Routing;
 using AiMesh.Router.Telemetry;
@@ -12,8 +13,10 @@ using Microsoft.Extensions.Options;
 namespace AiMesh.Router.Pipeline;
 
 /// <summary>
-/// The chat completion request path (DESIGN.md): authenticate, validate, reserve quota, route
-/// with failover, answer in OpenAI's format, then publish usage and settle the reservation.
+/// The chat completion request path (DESIGN.md): authenticate, validate, reserve quota, answer
+/// from cache or route with failover, answer in OpenAI's format, then publish usage and settle
+/// the reservations. Usage is published and reservations settled before the caller gets the
+/// end of the answer, so an acknowledged request is never missing from the ledger or a budget.
 /// </summary>
 public sealed partial class ChatPipeline(
     TenantAuthenticator authenticator,
@@ -22,8 +25,10 @@ public sealed partial class ChatPipeline(
     DeploymentDirectory directory,
     IProviderAdapterClient providers,
     IEventPublisher events,
+    ResponseCache cache,
     GatewayMetrics metrics,
     IOptionsMonitor<RouterOptions> options,
+    IOptionsMonitor<DeploymentBudgets> budgets,
     TimeProvider time,
     ILogger<ChatPipeline> logger)
 {
@@ -71,8 +76,10 @@ public sealed partial class ChatPipeline(
             return;
         }
 
-        var estimatedTokens = TokenEstimator.EstimatePromptTokens(request) + TokenEstimator.EstimateOutputTokens(request, settings.DefaultEstimatedOutputTokens);
-        var decision = await quota.ReserveAsync(caller.TenantId, new QuotaReservation(requestId, estimatedTokens, 0m), context.RequestAborted);
+        var promptTokens = TokenEstimator.EstimatePromptTokens(request);
+        var outputTokens = TokenEstimator.EstimateOutputTokens(request, settings.DefaultEstimatedOutputTokens);
+        var outcome = new Outcome(requestId, caller, request.Model!, started) { Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens };
+        var decision = await quota.ReserveAsync(outcome.Subject, new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens)), context.RequestAborted);
         WriteRateLimitHeaders(context, decision);
         if (!decision.Allowed)
         {
@@ -81,16 +88,31 @@ public sealed partial class ChatPipeline(
             return;
         }
 
-        var outcome = new Outcome(requestId, caller.TenantId, request.Model!, started) { Streamed = request.Stream == true };
         try
         {
+            var cacheable = cache.IsCacheable(caller.TenantId, request);
+            outcome.Cache = cacheable && !NoCache(context) ? "miss" : "bypass";
+            var cacheKey = cacheable ? await cache.KeyAsync(caller.TenantId, request, context.RequestAborted) : null;
+            if (outcome.Cache == "miss" && await cache.GetAsync(cacheKey!, context.RequestAborted) is { } hit)
+            {
+                outcome.Cache = "hit";
+                metrics.Cache(hit: true);
+                await AnswerFromCacheAsync(context, request, hit, outcome);
+                return;
+            }
+
+            if (outcome.Cache == "miss")
+            {
+                metrics.Cache(hit: false);
+            }
+
             if (request.Stream == true)
             {
-                await StreamAsync(context, request, candidates, outcome, settings.MaxAttempts);
+                await StreamAsync(context, request, candidates, outcome, settings.MaxAttempts, cacheKey);
             }
             else
             {
-                await CompleteAsync(context, request, candidates, outcome, settings.MaxAttempts);
+                await CompleteAsync(context, request, candidates, outcome, settings.MaxAttempts, cacheKey);
             }
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -128,15 +150,48 @@ public sealed partial class ChatPipeline(
             : ([], new GatewayError(404, new OpenAiError($"The model '{model}' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found")));
     }
 
-    private async Task CompleteAsync(HttpContext context, ChatCompletionRequest request, IReadOnlyList<DeploymentInfo> candidates, Outcome outcome, int maxAttempts)
+    private async Task AnswerFromCacheAsync(HttpContext context, ChatCompletionRequest request, CachedCompletion hit, Outcome outcome)
+    {
+        outcome.Deployment = hit.DeploymentId;
+        outcome.Provider = hit.Provider;
+        outcome.Status = 200;
+        WriteRouteHeaders(context, outcome);
+        context.Response.Headers["x-aimesh-cost-usd"] = "0";
+        await AcknowledgeAsync(outcome);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        if (request.Stream != true)
+        {
+            context.Response.ContentType = "application/json";
+            await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+            hit.Completion.WriteTo(writer);
+            return;
+        }
+
+        StartStream(context);
+        var usage = request.StreamOptions?.IncludeUsage == true ? JsonSerializer.SerializeToElement(hit.Usage) : (JsonElement?)null;
+        foreach (var chunk in CompletionStreams.Replay(hit.Completion, usage))
+        {
+            await WriteDataAsync(context, Encoding.UTF8.GetBytes(chunk));
+        }
+
+        await context.Response.BodyWriter.WriteAsync(Done, context.RequestAborted);
+    }
+
+    private async Task CompleteAsync(HttpContext context, ChatCompletionRequest request, IReadOnlyList<DeploymentInfo> candidates, Outcome outcome, int maxAttempts, string? cacheKey)
     {
         ProviderChatResult? last = null;
         foreach (var deployment in candidates.Take(maxAttempts))
         {
+            if (!await ReserveDeploymentAsync(deployment, outcome, context.RequestAborted))
+            {
+                continue;
+            }
+
             var attemptStarted = time.GetTimestamp();
             last = await AttemptAsync(deployment, outcome.RequestId, request, context.RequestAborted);
             var elapsed = time.GetElapsedTime(attemptStarted);
             outcome.Attempts++;
+            await SettleDeploymentAsync(deployment, outcome, last.Failure == ProviderFailureKind.None ? last.CostUsd : 0m);
             metrics.Attempt(last.Provider, last.DeploymentId, last.StatusCode, elapsed.TotalSeconds);
             if (last.Failure != ProviderFailureKind.Transient)
             {
@@ -147,7 +202,13 @@ public sealed partial class ChatPipeline(
             LogFailover(outcome.RequestId, deployment.Id, last.StatusCode);
         }
 
-        outcome.Deployment = last!.DeploymentId;
+        if (last is null)
+        {
+            await WriteErrorAsync(context, outcome.DeploymentBudgetError ?? ProviderError(503, null, null));
+            return;
+        }
+
+        outcome.Deployment = last.DeploymentId;
         outcome.Provider = last.Provider;
         outcome.Status = last.StatusCode;
         WriteRouteHeaders(context, outcome);
@@ -162,93 +223,154 @@ public sealed partial class ChatPipeline(
         outcome.Usage = last.Usage;
         outcome.CostUsd = last.CostUsd;
         context.Response.Headers["x-aimesh-cost-usd"] = FormatCost(last.CostUsd);
-        // The usage is durable before the caller sees the answer: an acknowledged request is never lost.
-        await PublishUsageAsync(outcome);
+        await AcknowledgeAsync(outcome);
+        if (cacheKey is not null)
+        {
+            await cache.SetAsync(cacheKey, outcome.Caller.TenantId, request.Model!, new CachedCompletion(body, last.Usage ?? new Usage(), last.DeploymentId, last.Provider), CancellationToken.None);
+        }
+
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
-        await using (var writer = new Utf8JsonWriter(context.Response.BodyWriter))
-        {
-            body.WriteTo(writer);
-        }
+        await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+        body.WriteTo(writer);
     }
 
-    private async Task StreamAsync(HttpContext context, ChatCompletionRequest request, IReadOnlyList<DeploymentInfo> candidates, Outcome outcome, int maxAttempts)
+    private async Task StreamAsync(HttpContext context, ChatCompletionRequest request, IReadOnlyList<DeploymentInfo> candidates, Outcome outcome, int maxAttempts, string? cacheKey)
     {
         var includeUsage = request.StreamOptions?.IncludeUsage == true;
         ProviderStreamEvent? lastFailure = null;
         foreach (var deployment in candidates.Take(maxAttempts))
         {
-            var attemptStarted = time.GetTimestamp();
-            outcome.Attempts++;
-            await using var events = StreamAttempt(deployment, outcome.RequestId, request, context.RequestAborted).GetAsyncEnumerator(context.RequestAborted);
-            var first = await events.MoveNextAsync() ? events.Current : null;
-            if (first is null || first.Kind == StreamEventKind.Error)
+            if (!await ReserveDeploymentAsync(deployment, outcome, context.RequestAborted))
             {
-                lastFailure = first ?? TransportFailure(deployment);
-                var elapsed = time.GetElapsedTime(attemptStarted);
-                metrics.Attempt(deployment.Provider, deployment.Id, lastFailure.StatusCode, elapsed.TotalSeconds);
-                if (lastFailure.Failure != ProviderFailureKind.Transient)
-                {
-                    break;
-                }
-
-                outcome.Failed.Add(new FailedAttempt(deployment.Id, lastFailure.StatusCode, elapsed.TotalMilliseconds));
-                LogFailover(outcome.RequestId, deployment.Id, lastFailure.StatusCode);
                 continue;
             }
 
-            // The stream is open: from here on there is no failover, only an error event.
-            outcome.Deployment = first.DeploymentId;
-            outcome.Provider = first.Provider;
-            outcome.Status = 200;
-            WriteRouteHeaders(context, outcome);
-            context.Response.StatusCode = StatusCodes.Status200OK;
-            context.Response.ContentType = "text/event-stream";
-            context.Response.Headers.CacheControl = "no-cache";
-            context.Response.Headers["x-accel-buffering"] = "no";
-            await context.Response.StartAsync(context.RequestAborted);
-            var body = context.Response.BodyWriter;
-            while (await events.MoveNextAsync())
+            var attemptStarted = time.GetTimestamp();
+            outcome.Attempts++;
+            var settled = false;
+            try
             {
-                var item = events.Current;
-                switch (item.Kind)
+                await using var events = StreamAttempt(deployment, outcome.RequestId, request, context.RequestAborted).GetAsyncEnumerator(context.RequestAborted);
+                var first = await events.MoveNextAsync() ? events.Current : null;
+                if (first is null || first.Kind == StreamEventKind.Error)
                 {
-                    case StreamEventKind.Chunk when includeUsage || !item.UsageOnly:
-                        await body.WriteAsync(DataPrefix, context.RequestAborted);
-                        await body.WriteAsync(Encoding.UTF8.GetBytes(item.Chunk!), context.RequestAborted);
-                        await body.WriteAsync(EventEnd, context.RequestAborted);
+                    lastFailure = first ?? TransportFailure(deployment);
+                    var elapsed = time.GetElapsedTime(attemptStarted);
+                    metrics.Attempt(deployment.Provider, deployment.Id, lastFailure.StatusCode, elapsed.TotalSeconds);
+                    if (lastFailure.Failure != ProviderFailureKind.Transient)
+                    {
                         break;
-                    case StreamEventKind.End:
-                        outcome.Usage = item.Usage;
-                        outcome.CostUsd = item.CostUsd;
-                        await PublishUsageAsync(outcome);
-                        // An SSE comment: ignored by SSE parsers, readable by people and tools.
-                        await body.WriteAsync(Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={FormatCost(item.CostUsd)}\n\n"), context.RequestAborted);
-                        await body.WriteAsync(Done, context.RequestAborted);
-                        break;
-                    case StreamEventKind.Error:
-                        outcome.Status = item.StatusCode;
-                        var error = ProviderError(item.StatusCode, item.Error, null).Error;
-                        await body.WriteAsync(DataPrefix, context.RequestAborted);
-                        await body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorBody(error)), context.RequestAborted);
-                        await body.WriteAsync(EventEnd, context.RequestAborted);
-                        break;
+                    }
+
+                    outcome.Failed.Add(new FailedAttempt(deployment.Id, lastFailure.StatusCode, elapsed.TotalMilliseconds));
+                    LogFailover(outcome.RequestId, deployment.Id, lastFailure.StatusCode);
+                    continue;
                 }
 
-                await body.FlushAsync(context.RequestAborted);
-            }
+                // The stream is open: from here on there is no failover, only an error event.
+                outcome.Deployment = first.DeploymentId;
+                outcome.Provider = first.Provider;
+                outcome.Status = 200;
+                WriteRouteHeaders(context, outcome);
+                StartStream(context);
+                await context.Response.StartAsync(context.RequestAborted);
+                var chunks = cacheKey is null ? null : new List<string>();
+                while (await events.MoveNextAsync())
+                {
+                    var item = events.Current;
+                    switch (item.Kind)
+                    {
+                        case StreamEventKind.Chunk:
+                            if (!item.UsageOnly)
+                            {
+                                chunks?.Add(item.Chunk!);
+                            }
 
-            metrics.Attempt(deployment.Provider, deployment.Id, outcome.Status, time.GetElapsedTime(attemptStarted).TotalSeconds);
+                            if (includeUsage || !item.UsageOnly)
+                            {
+                                await WriteDataAsync(context, Encoding.UTF8.GetBytes(item.Chunk!));
+                            }
+
+                            break;
+                        case StreamEventKind.End:
+                            outcome.Usage = item.Usage;
+                            outcome.CostUsd = item.CostUsd;
+                            await SettleDeploymentAsync(deployment, outcome, item.CostUsd);
+                            settled = true;
+                            await AcknowledgeAsync(outcome);
+                            if (chunks is not null)
+                            {
+                                var completion = JsonSerializer.SerializeToElement(CompletionStreams.Assemble(chunks));
+                                await cache.SetAsync(cacheKey!, outcome.Caller.TenantId, request.Model!, new CachedCompletion(completion, item.Usage ?? new Usage(), first.DeploymentId!, first.Provider!), CancellationToken.None);
+                            }
+
+                            // An SSE comment: ignored by SSE parsers, readable by people and tools.
+                            await context.Response.BodyWriter.WriteAsync(Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={FormatCost(item.CostUsd)}\n\n"), context.RequestAborted);
+                            await context.Response.BodyWriter.WriteAsync(Done, context.RequestAborted);
+                            break;
+                        case StreamEventKind.Error:
+                            outcome.Status = item.StatusCode;
+                            await WriteDataAsync(context, JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorBody(ProviderError(item.StatusCode, item.Error, null).Error)));
+                            break;
+                    }
+
+                    await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+                }
+
+                metrics.Attempt(deployment.Provider, deployment.Id, outcome.Status, time.GetElapsedTime(attemptStarted).TotalSeconds);
+                return;
+            }
+            finally
+            {
+                if (!settled)
+                {
+                    await SettleDeploymentAsync(deployment, outcome, 0m);
+                }
+            }
+        }
+
+        if (lastFailure is null)
+        {
+            await WriteErrorAsync(context, outcome.DeploymentBudgetError ?? ProviderError(503, null, null));
             return;
         }
 
-        outcome.Deployment = lastFailure?.DeploymentId;
-        outcome.Provider = lastFailure?.Provider;
-        outcome.Status = lastFailure?.StatusCode ?? 502;
+        outcome.Deployment = lastFailure.DeploymentId;
+        outcome.Provider = lastFailure.Provider;
+        outcome.Status = lastFailure.StatusCode;
         // The final attempt is the outcome itself, not a failover that preceded it.
-        outcome.Failed.RemoveAll(f => f.DeploymentId == outcome.Deployment && lastFailure?.Failure == ProviderFailureKind.Transient);
+        outcome.Failed.RemoveAll(f => f.DeploymentId == outcome.Deployment && lastFailure.Failure == ProviderFailureKind.Transient);
         WriteRouteHeaders(context, outcome);
-        await WriteErrorAsync(context, ProviderError(outcome.Status, lastFailure?.Error, null));
+        await WriteErrorAsync(context, ProviderError(outcome.Status, lastFailure.Error, null));
+    }
+
+    /// <summary>A deployment with a daily budget is only tried when its quota actor grants the reservation.</summary>
+    private async Task<bool> ReserveDeploymentAsync(DeploymentInfo deployment, Outcome outcome, CancellationToken cancellationToken)
+    {
+        if (!budgets.CurrentValue.HasBudget(deployment.Id))
+        {
+            return true;
+        }
+
+        var estimate = deployment.ReservationPrice?.Cost(outcome.EstimatedPromptTokens, outcome.EstimatedOutputTokens) ?? 0m;
+        var decision = await quota.ReserveAsync(QuotaSubjects.Deployment(deployment.Id), new QuotaReservation(outcome.RequestId, 0, estimate), cancellationToken);
+        if (decision.Allowed)
+        {
+            return true;
+        }
+
+        metrics.Rejected("deployment_budget");
+        outcome.DeploymentBudgetError = QuotaError(decision);
+        return false;
+    }
+
+    private async Task SettleDeploymentAsync(DeploymentInfo deployment, Outcome outcome, decimal cost)
+    {
+        if (budgets.CurrentValue.HasBudget(deployment.Id))
+        {
+            await quota.SettleAsync(QuotaSubjects.Deployment(deployment.Id), new QuotaSettlement(outcome.RequestId, 0, cost), CancellationToken.None);
+        }
     }
 
     private async Task<ProviderChatResult> AttemptAsync(DeploymentInfo deployment, string requestId, ChatCompletionRequest request, CancellationToken cancellationToken)
@@ -302,47 +424,91 @@ public sealed partial class ChatPipeline(
         }
     }
 
+    /// <summary>Makes the request's cost durable: the usage event is in the outbox and the tenant's reservation settled.</summary>
+    private async Task AcknowledgeAsync(Outcome outcome)
+    {
+        await PublishUsageAsync(outcome);
+        await SettleTenantAsync(outcome);
+    }
+
     private async Task FinishAsync(Outcome outcome, long started)
     {
-        // Failures and abandoned streams are published here; successes were published before the answer.
+        // Failures and abandoned streams end here; successes were acknowledged before the answer.
         if (!outcome.Published && outcome.Deployment is not null)
         {
             await PublishUsageAsync(outcome);
         }
 
-        var tokens = (outcome.Usage?.PromptTokens ?? 0) + (outcome.Usage?.CompletionTokens ?? 0);
-        await quota.SettleAsync(outcome.TenantId, new QuotaSettlement(outcome.RequestId, tokens, outcome.CostUsd), CancellationToken.None);
-        if (outcome.Usage is { } usage && outcome.Provider is not null)
+        await SettleTenantAsync(outcome);
+        if (outcome.Usage is { } usage && outcome.Provider is not null && outcome.Cache != "hit")
         {
             metrics.Usage(outcome.Provider, outcome.Deployment!, usage.PromptTokens, usage.CompletionTokens, outcome.CostUsd);
         }
 
         var latencyMs = time.GetElapsedTime(started).TotalMilliseconds;
-        LogRequest(outcome.RequestId, outcome.TenantId, outcome.Model, outcome.Deployment ?? "-", outcome.Status, outcome.Attempts,
-            outcome.Usage?.PromptTokens ?? 0, outcome.Usage?.CompletionTokens ?? 0, outcome.CostUsd, latencyMs);
+        LogRequest(outcome.RequestId, outcome.Caller.TenantId, outcome.Model, outcome.Deployment ?? "-", outcome.Status, outcome.Attempts,
+            outcome.Usage?.PromptTokens ?? 0, outcome.Usage?.CompletionTokens ?? 0, outcome.CostUsd, outcome.Cache, latencyMs);
+    }
+
+    private async Task SettleTenantAsync(Outcome outcome)
+    {
+        if (outcome.Settled)
+        {
+            return;
+        }
+
+        outcome.Settled = true;
+        var hit = outcome.Cache == "hit";
+        var tokens = hit ? 0 : (outcome.Usage?.PromptTokens ?? 0) + (outcome.Usage?.CompletionTokens ?? 0);
+        await quota.SettleAsync(outcome.Subject, new QuotaSettlement(outcome.RequestId, tokens, hit ? 0m : outcome.CostUsd), CancellationToken.None);
     }
 
     private async Task PublishUsageAsync(Outcome outcome)
     {
         outcome.Published = true;
+        var hit = outcome.Cache == "hit";
         var usage = new UsageEvent
         {
             RequestId = outcome.RequestId,
-            TenantId = outcome.TenantId,
+            TenantId = outcome.Caller.TenantId,
+            KeyId = outcome.Caller.KeyId,
             Model = outcome.Model,
             DeploymentId = outcome.Deployment,
             Provider = outcome.Provider,
-            PromptTokens = outcome.Usage?.PromptTokens ?? 0,
-            CompletionTokens = outcome.Usage?.CompletionTokens ?? 0,
-            CostUsd = outcome.CostUsd,
+            // A cache hit used no provider tokens and cost nothing.
+            PromptTokens = hit ? 0 : outcome.Usage?.PromptTokens ?? 0,
+            CompletionTokens = hit ? 0 : outcome.Usage?.CompletionTokens ?? 0,
+            CostUsd = hit ? 0 : outcome.CostUsd,
             LatencyMs = time.GetElapsedTime(outcome.Started).TotalMilliseconds,
             Status = outcome.Status,
             Streamed = outcome.Streamed,
-            Cache = "bypass",
+            Cache = outcome.Cache,
             Timestamp = time.GetUtcNow(),
             FailedAttempts = outcome.Failed.ToArray(),
         };
         await events.PublishAsync(Topics.Usage, usage, CancellationToken.None);
+    }
+
+    private static decimal EstimateCost(IReadOnlyList<DeploymentInfo> candidates, int promptTokens, int outputTokens) =>
+        candidates.Max(d => d.ReservationPrice?.Cost(promptTokens, outputTokens) ?? 0m);
+
+    private static bool NoCache(HttpContext context) =>
+        context.Request.Headers.CacheControl.ToString().Contains("no-cache", StringComparison.OrdinalIgnoreCase);
+
+    private static void StartStream(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["x-accel-buffering"] = "no";
+    }
+
+    private static async Task WriteDataAsync(HttpContext context, byte[] data)
+    {
+        var body = context.Response.BodyWriter;
+        await body.WriteAsync(DataPrefix, context.RequestAborted);
+        await body.WriteAsync(data, context.RequestAborted);
+        await body.WriteAsync(EventEnd, context.RequestAborted);
     }
 
     private static ProviderStreamEvent TransportFailure(DeploymentInfo deployment) => new()
@@ -356,7 +522,7 @@ public sealed partial class ChatPipeline(
     };
 
     private static GatewayError ProviderError(int status, Contracts.ProviderError? error, double? retryAfter) =>
-        new(status, new OpenAiError(error?.Message ?? "The provider failed.", error?.Type ?? "api_error", null, error?.Code), retryAfter);
+        new(status, new OpenAiError(error?.Message ?? "No deployment could serve the request.", error?.Type ?? "api_error", null, error?.Code), retryAfter);
 
     private static GatewayError QuotaError(QuotaDecision decision) => decision.DeniedBy == "budget"
         ? new GatewayError(429, new OpenAiError(decision.Message ?? "Budget exhausted.", "insufficient_quota", null, "budget_exceeded"), decision.RetryAfterSeconds)
@@ -365,9 +531,16 @@ public sealed partial class ChatPipeline(
     private static void WriteRateLimitHeaders(HttpContext context, QuotaDecision decision)
     {
         var headers = context.Response.Headers;
-        headers["x-ratelimit-limit-requests"] = decision.LimitRequests.ToString(CultureInfo.InvariantCulture);
-        headers["x-ratelimit-remaining-requests"] = decision.RemainingRequests.ToString(CultureInfo.InvariantCulture);
-        headers["x-ratelimit-remaining-tokens"] = decision.RemainingTokens.ToString(CultureInfo.InvariantCulture);
+        if (decision.LimitRequests > 0)
+        {
+            headers["x-ratelimit-limit-requests"] = decision.LimitRequests.ToString(CultureInfo.InvariantCulture);
+            headers["x-ratelimit-remaining-requests"] = decision.RemainingRequests.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (decision.RemainingTokens > 0 || !decision.Allowed)
+        {
+            headers["x-ratelimit-remaining-tokens"] = decision.RemainingTokens.ToString(CultureInfo.InvariantCulture);
+        }
     }
 
     private static void WriteRouteHeaders(HttpContext context, Outcome outcome)
@@ -380,7 +553,7 @@ public sealed partial class ChatPipeline(
         }
 
         headers["x-aimesh-attempts"] = outcome.Attempts.ToString(CultureInfo.InvariantCulture);
-        headers["x-aimesh-cache"] = "bypass";
+        headers["x-aimesh-cache"] = outcome.Cache;
     }
 
     private static async Task WriteErrorAsync(HttpContext context, GatewayError error) =>
@@ -389,20 +562,26 @@ public sealed partial class ChatPipeline(
     public static string FormatCost(decimal cost) => cost.ToString("0.##########", CultureInfo.InvariantCulture);
 
     /// <summary>What happened to one request, gathered for the usage event, the settlement and the log.</summary>
-    private sealed class Outcome(string requestId, string tenantId, string model, long started)
+    private sealed class Outcome(string requestId, Caller caller, string model, long started)
     {
         public string RequestId { get; } = requestId;
-        public string TenantId { get; } = tenantId;
+        public Caller Caller { get; } = caller;
+        public string Subject { get; } = QuotaSubjects.Tenant(caller.TenantId);
         public string Model { get; } = model;
         public long Started { get; } = started;
+        public int EstimatedPromptTokens { get; init; }
+        public int EstimatedOutputTokens { get; init; }
         public string? Deployment { get; set; }
         public string? Provider { get; set; }
         public int Status { get; set; }
         public int Attempts { get; set; }
         public bool Streamed { get; set; }
         public bool Published { get; set; }
+        public bool Settled { get; set; }
+        public string Cache { get; set; } = "bypass";
         public Usage? Usage { get; set; }
         public decimal CostUsd { get; set; }
+        public GatewayError? DeploymentBudgetError { get; set; }
         public List<FailedAttempt> Failed { get; } = [];
     }
 
@@ -410,6 +589,6 @@ public sealed partial class ChatPipeline(
     private partial void LogFailover(string requestId, string deploymentId, int status);
 
     [LoggerMessage(EventId = 2002, EventName = "ai_request_completed", Level = LogLevel.Information,
-        Message = "Request {RequestId} tenant {TenantId} model {Model} deployment {DeploymentId} status {Status} attempts {Attempts} tokens {PromptTokens}+{CompletionTokens} cost {CostUsd} USD in {LatencyMs} ms")]
-    private partial void LogRequest(string requestId, string tenantId, string model, string deploymentId, int status, int attempts, int promptTokens, int completionTokens, decimal costUsd, double latencyMs);
+        Message = "Request {RequestId} tenant {TenantId} model {Model} deployment {DeploymentId} status {Status} attempts {Attempts} tokens {PromptTokens}+{CompletionTokens} cost {CostUsd} USD cache {Cache} in {LatencyMs} ms")]
+    private partial void LogRequest(string requestId, string tenantId, string model, string deploymentId, int status, int attempts, int promptTokens, int completionTokens, decimal costUsd, string cache, double latencyMs);
 }

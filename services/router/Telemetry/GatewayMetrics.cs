@@ -13,6 +13,8 @@ public sealed class GatewayMetrics
     private readonly Counter<double> _cost;
     private readonly Counter<long> _tokens;
     private readonly Counter<long> _rejections;
+    private readonly Counter<long> _cacheHits;
+    private readonly Counter<long> _cacheMisses;
 
     public GatewayMetrics(IMeterFactory meters)
     {
@@ -23,6 +25,8 @@ public sealed class GatewayMetrics
         _cost = meter.CreateCounter<double>("ai_provider_cost_usd", description: "Cost of provider calls in USD.");
         _tokens = meter.CreateCounter<long>("ai_provider_tokens", description: "Tokens by direction (input/output).");
         _rejections = meter.CreateCounter<long>("aimesh_quota_rejections", description: "Requests refused by rate limits or budgets.");
+        _cacheHits = meter.CreateCounter<long>("aimesh_cache_hits", description: "Requests answered from the response cache.");
+        _cacheMisses = meter.CreateCounter<long>("aimesh_cache_misses", description: "Cacheable requests the cache could not answer.");
     }
 
     public void Attempt(string provider, string deployment, int status, double seconds)
@@ -40,4 +44,6 @@ public sealed class GatewayMetrics
     }
 
     public void Rejected(string reason) => _rejections.Add(1, new TagList { { "reason", reason } });
+
+    public void Cache(bool hit) => (hit ? _cacheHits : _cacheMisses).Add(1);
 }

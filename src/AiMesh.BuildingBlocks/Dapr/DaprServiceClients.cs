@@ -12,7 +12,9 @@ public static class ServiceRoutes
     public const string Deployments = "/deployments";
     public const string Chat = "/chat";
     public const string ChatStream = "/chat/stream";
-    public const string Usage = "/usage";
+    public const string UsageQuery = "/usage/query";
+    public const string UsageRecord = "/usage/requests/{requestId}";
+    public const string BudgetAlerts = "/budget-alerts/{month}";
     public const string HealthReport = "/report";
 }
 
@@ -78,13 +80,28 @@ public sealed class DaprProviderAdapterClient(HttpClient http) : IProviderAdapte
 /// <summary>router (admin API) → cost-ledger.</summary>
 public sealed class DaprCostLedgerClient(HttpClient http) : ICostLedgerClient
 {
-    public async Task<IReadOnlyList<UsageSummaryRow>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<UsageGroupRow>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(query);
-        var uri = $"{ServiceRoutes.Usage}?from={query.From:yyyy-MM-dd}&to={query.To:yyyy-MM-dd}"
-            + (query.TenantId is null ? string.Empty : $"&tenant={Uri.EscapeDataString(query.TenantId)}");
-        return (await http.GetFromJsonAsync<List<UsageSummaryRow>>(uri, AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+        using var content = InvokeContent.Json(query);
+        using var response = await http.PostAsync(ServiceRoutes.UsageQuery, content, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<List<UsageGroupRow>>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
     }
+
+    public async Task<UsageEvent?> GetRecordAsync(string requestId, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync(ServiceRoutes.UsageRecord.Replace("{requestId}", Uri.EscapeDataString(requestId), StringComparison.Ordinal), cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == System.Net.HttpStatusCode.NoContent)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<UsageEvent>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<BudgetAlert>> GetBudgetAlertsAsync(string month, CancellationToken cancellationToken) =>
+        (await http.GetFromJsonAsync<List<BudgetAlert>>(ServiceRoutes.BudgetAlerts.Replace("{month}", Uri.EscapeDataString(month), StringComparison.Ordinal), AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
 }
 
 /// <summary>router (operations endpoints) → health.</summary>

@@ -10,6 +10,8 @@ public interface IQuotaActor : IActor
     Task<QuotaDecision> ReserveAsync(QuotaReservation reservation);
 
     Task SettleAsync(QuotaSettlement settlement);
+
+    Task<QuotaStatus> GetStatusAsync();
 }
 
 /// <summary>
@@ -18,11 +20,14 @@ public interface IQuotaActor : IActor
 /// </summary>
 public sealed class DaprQuotaClient(IActorProxyFactory proxies) : IQuotaClient
 {
-    public Task<QuotaDecision> ReserveAsync(string tenantId, QuotaReservation reservation, CancellationToken cancellationToken) =>
-        Proxy(tenantId).InvokeMethodAsync<QuotaReservation, QuotaDecision>(nameof(IQuotaActor.ReserveAsync), reservation, cancellationToken);
+    public Task<QuotaDecision> ReserveAsync(string subject, QuotaReservation reservation, CancellationToken cancellationToken) =>
+        Proxy(subject).InvokeMethodAsync<QuotaReservation, QuotaDecision>(nameof(IQuotaActor.ReserveAsync), reservation, cancellationToken);
 
-    public Task SettleAsync(string tenantId, QuotaSettlement settlement, CancellationToken cancellationToken) =>
-        Proxy(tenantId).InvokeMethodAsync(nameof(IQuotaActor.SettleAsync), settlement, cancellationToken);
+    public Task SettleAsync(string subject, QuotaSettlement settlement, CancellationToken cancellationToken) =>
+        Proxy(subject).InvokeMethodAsync(nameof(IQuotaActor.SettleAsync), settlement, cancellationToken);
 
-    private ActorProxy Proxy(string tenantId) => proxies.Create(new ActorId(tenantId), ActorTypes.Quota);
+    public Task<QuotaStatus> GetStatusAsync(string subject, CancellationToken cancellationToken) =>
+        Proxy(subject).InvokeMethodAsync<QuotaStatus>(nameof(IQuotaActor.GetStatusAsync), cancellationToken);
+
+    private ActorProxy Proxy(string subject) => proxies.Create(new ActorId(subject), ActorTypes.Quota);
 }

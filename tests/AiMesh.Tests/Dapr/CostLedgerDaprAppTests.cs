@@ -63,7 +63,7 @@ public sealed class CostLedgerDaprAppTests
     }
 
     private static JsonNode? DayRow(FakeDaprSidecar sidecar, string tenant = "t1") =>
-        sidecar.State.GetJson(FakeDaprSidecar.StateStoreName, $"ledger||day||{At.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}")?["rows"]?[$"{tenant}|gpt-4o-mini"];
+        sidecar.State.GetJson(FakeDaprSidecar.StateStoreName, $"ledger||day||{At.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}")?["rows"]?[$"{tenant}||openai|openai|gpt-4o-mini"];
 
     [Fact]
     public async Task DaprSubscribe_ListsUsageTopicWithDeadLetterAndRoute()
@@ -159,7 +159,7 @@ public sealed class CostLedgerDaprAppTests
         sidecar.OnNext("ExecuteStateTransaction", _ => sidecar.State.Set(
             FakeDaprSidecar.StateStoreName,
             dayKey,
-            """{"rows":{"t1|gpt-4o-mini":{"tenantId":"t1","model":"gpt-4o-mini","requests":1,"promptTokens":100,"completionTokens":20,"costUsd":0.000027}}}"""));
+            """{"rows":{"t1||openai|openai|gpt-4o-mini":{"tenant":"t1","provider":"openai","deployment":"openai","model":"gpt-4o-mini","requests":1,"cacheHits":0,"promptTokens":100,"completionTokens":20,"costUsd":0.000027}}}"""));
 
         using var response = await app.PostAsync(route, CloudEvent(Usage("req-1")));
 
@@ -220,7 +220,7 @@ public sealed class CostLedgerDaprAppTests
         Assert.Equal(1_000_000 - 150, decision.RemainingTokens);
         var state = sidecar.GetActorState("QuotaActor", "t1", "quota");
         Assert.NotNull(state);
-        Assert.Equal(1, state["windowRequests"]?.GetValue<int>());
+        Assert.Equal(1, state["hourRequests"]?.GetValue<int>());
         Assert.NotNull(state["reservations"]?["req-1"]);
         Assert.Contains(sidecar.HttpCalls, c => c.Method == "GET" && c.Path == "/v1.0/actors/QuotaActor/t1/state/quota");
     }

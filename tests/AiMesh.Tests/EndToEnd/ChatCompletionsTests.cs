@@ -142,7 +142,7 @@ public sealed class ChatCompletionsTests
 
         var prompt = FakeOpenAiProvider.PromptTokens(fake.Received.First().Body);
         var row = Assert.Single(usage["rows"]!.AsArray())!;
-        Assert.Equal("master", row["tenantId"]?.GetValue<string>());
+        Assert.Equal("master", row["tenant"]?.GetValue<string>());
         Assert.Equal("gpt-4o-mini", row["model"]?.GetValue<string>());
         Assert.Equal(2, row["requests"]?.GetValue<long>());
         Assert.Equal(2 * prompt, row["promptTokens"]?.GetValue<long>());

@@ -153,12 +153,13 @@ public sealed class HostTests
 
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
-        Assert.Equal("45", third.Headers.GetValues("retry-after").Single());
+        // Two a minute: the request bucket refills one request every 30 s.
+        Assert.Equal("30", third.Headers.GetValues("retry-after").Single());
         Assert.Equal("0", third.Headers.GetValues("x-ratelimit-remaining-requests").Single());
         Assert.Equal("rate_limit_exceeded", error?["error"]?["code"]?.GetValue<string>());
         Assert.Equal(2, fake.Received.Count);
 
-        time.Advance(TimeSpan.FromSeconds(45));
+        time.Advance(TimeSpan.FromSeconds(30));
         using var fourth = await client.PostAsJsonAsync("/v1/chat/completions", Gateway.ChatBody());
         Assert.Equal(HttpStatusCode.OK, fourth.StatusCode);
     }
