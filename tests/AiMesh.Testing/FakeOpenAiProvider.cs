@@ -62,6 +62,9 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
 
     public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
 
+    /// <summary>Replaces <see cref="PromptTokens"/> when set: a provider whose tokenizer counts differently.</summary>
+    public Func<JsonNode?, int>? PromptTokenCounter { get; set; }
+
     public static async Task<FakeOpenAiProvider> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -142,7 +145,7 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
         }
 
         var model = body?["model"]?.GetValue<string>() ?? "unknown";
-        var prompt = PromptTokens(body);
+        var prompt = PromptTokenCounter?.Invoke(body) ?? PromptTokens(body);
         if (body?["stream"]?.GetValue<bool>() == true)
         {
             await StreamAsync(context, body, model, prompt, fault);
