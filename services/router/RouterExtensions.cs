@@ -3,6 +3,7 @@ using AiMesh.Router.Auth;
 using AiMesh.Router.Caching;
 using AiMesh.Router.Pipeline;
 using AiMesh.Router.Routing;
+using AiMesh.Router.Tenancy;
 using AiMesh.Router.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -22,6 +23,7 @@ public static class RouterExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<MasterKey>();
         services.AddHostedService<MasterKeyStartupCheck>();
+        services.TryAddSingleton<TenantDirectory>();
         services.TryAddSingleton<TenantAuthenticator>();
         services.TryAddSingleton<DeploymentDirectory>();
         services.TryAddSingleton<GatewayMetrics>();

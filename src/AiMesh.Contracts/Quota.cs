@@ -9,10 +9,49 @@ public static class QuotaSubjects
     public static string Tenant(string tenantId) => $"tenant:{tenantId}";
 
     public static string Deployment(string deploymentId) => $"deployment:{deploymentId}";
+
+    public static string Key(string keyId) => $"key:{keyId}";
 }
 
-/// <summary>Reserve capacity for one request before it goes to a provider.</summary>
-public sealed record QuotaReservation(string RequestId, int EstimatedTokens, decimal EstimatedCostUsd);
+/// <summary>One subject's limits; null means unlimited.</summary>
+public sealed class SubjectLimits
+{
+    public static readonly SubjectLimits None = new();
+
+    /// <summary>Sustained request rate: the request bucket refills at this many per minute.</summary>
+    public int? RequestsPerMinute { get; set; }
+
+    /// <summary>Size of the request bucket: how many requests may come at once after a quiet spell.</summary>
+    /// <value>Defaults to <see cref="RequestsPerMinute"/>.</value>
+    public int? BurstRequests { get; set; }
+
+    /// <summary>Requests per clock hour (UTC).</summary>
+    public int? RequestsPerHour { get; set; }
+
+    /// <summary>Tokens (prompt + completion) per clock minute.</summary>
+    public long? TokensPerMinute { get; set; }
+
+    /// <summary>USD per UTC day.</summary>
+    public decimal? DailyBudgetUsd { get; set; }
+
+    /// <summary>USD per UTC calendar month.</summary>
+    public decimal? MonthlyBudgetUsd { get; set; }
+
+    /// <summary>Whether any limit is set at all.</summary>
+    public bool Any() => RequestsPerMinute is not null || RequestsPerHour is not null || TokensPerMinute is not null
+        || DailyBudgetUsd is not null || MonthlyBudgetUsd is not null;
+}
+
+
+/// <summary>
+/// Reserve capacity for one request before it goes to a provider. <see cref="Limits"/>, when
+/// given (limits stored with a tenant or a virtual key), replace the configured ones; the actor
+/// keeps the last limits it was given for settling and status.
+/// </summary>
+public sealed record QuotaReservation(string RequestId, int EstimatedTokens, decimal EstimatedCostUsd)
+{
+    public SubjectLimits? Limits { get; init; }
+}
 
 /// <summary>The actual figures once the request is over (zeros when it failed: the reservation is released).</summary>
 public sealed record QuotaSettlement(string RequestId, int ActualTokens, decimal ActualCostUsd);

@@ -17,11 +17,11 @@ public sealed class EmbeddedQuotaActors(IStateStore state, IEventPublisher event
     public static string StateKey(string subject) => $"actors||{ActorTypes.Quota}||{subject}||{QuotaActor.StateName}";
 
     public Task<QuotaDecision> ReserveAsync(string subject, QuotaReservation reservation, CancellationToken cancellationToken) =>
-        TurnAsync(subject, current => QuotaPolicy.Reserve(current, reservation, options.CurrentValue.For(subject), time.GetUtcNow()), save: true, cancellationToken);
+        TurnAsync(subject, current => QuotaPolicy.Reserve(current, reservation, Limits(current, subject), time.GetUtcNow()), save: true, cancellationToken);
 
     public async Task SettleAsync(string subject, QuotaSettlement settlement, CancellationToken cancellationToken)
     {
-        var alerts = await TurnAsync(subject, current => QuotaPolicy.Settle(current, settlement, options.CurrentValue.For(subject), subject, time.GetUtcNow()), save: true, cancellationToken);
+        var alerts = await TurnAsync(subject, current => QuotaPolicy.Settle(current, settlement, Limits(current, subject), subject, time.GetUtcNow()), save: true, cancellationToken);
         foreach (var alert in alerts)
         {
             await events.PublishAsync(Topics.BudgetAlerts, alert, CancellationToken.None);
@@ -29,7 +29,9 @@ public sealed class EmbeddedQuotaActors(IStateStore state, IEventPublisher event
     }
 
     public Task<QuotaStatus> GetStatusAsync(string subject, CancellationToken cancellationToken) =>
-        TurnAsync(subject, current => (current, QuotaPolicy.Status(current, options.CurrentValue.For(subject), subject, time.GetUtcNow())), save: false, cancellationToken);
+        TurnAsync(subject, current => (current, QuotaPolicy.Status(current, Limits(current, subject), subject, time.GetUtcNow())), save: false, cancellationToken);
+
+    private SubjectLimits Limits(QuotaState current, string subject) => options.CurrentValue.For(subject, current);
 
     private async Task<T> TurnAsync<T>(string subject, Func<QuotaState, (QuotaState Next, T Result)> turn, bool save, CancellationToken cancellationToken)
     {

@@ -14,7 +14,7 @@ public sealed class QuotaActor(ActorHost host, IOptionsMonitor<QuotaOptions> opt
     public async Task<QuotaDecision> ReserveAsync(QuotaReservation reservation)
     {
         var state = await StateManager.GetOrAddStateAsync(StateName, new QuotaState());
-        var (next, decision) = QuotaPolicy.Reserve(state, reservation, options.CurrentValue.For(Id.GetId()), time.GetUtcNow());
+        var (next, decision) = QuotaPolicy.Reserve(state, reservation, Limits(state), time.GetUtcNow());
         await StateManager.SetStateAsync(StateName, next);
         return decision;
     }
@@ -22,7 +22,7 @@ public sealed class QuotaActor(ActorHost host, IOptionsMonitor<QuotaOptions> opt
     public async Task SettleAsync(QuotaSettlement settlement)
     {
         var state = await StateManager.GetOrAddStateAsync(StateName, new QuotaState());
-        var (next, alerts) = QuotaPolicy.Settle(state, settlement, options.CurrentValue.For(Id.GetId()), Id.GetId(), time.GetUtcNow());
+        var (next, alerts) = QuotaPolicy.Settle(state, settlement, Limits(state), Id.GetId(), time.GetUtcNow());
         await StateManager.SetStateAsync(StateName, next);
         await StateManager.SaveStateAsync();
         foreach (var alert in alerts)
@@ -31,9 +31,11 @@ public sealed class QuotaActor(ActorHost host, IOptionsMonitor<QuotaOptions> opt
         }
     }
 
+    private SubjectLimits Limits(QuotaState state) => options.CurrentValue.For(Id.GetId(), state);
+
     public async Task<QuotaStatus> GetStatusAsync()
     {
         var state = await StateManager.GetOrAddStateAsync(StateName, new QuotaState());
-        return QuotaPolicy.Status(state, options.CurrentValue.For(Id.GetId()), Id.GetId(), time.GetUtcNow());
+        return QuotaPolicy.Status(state, Limits(state), Id.GetId(), time.GetUtcNow());
     }
 }

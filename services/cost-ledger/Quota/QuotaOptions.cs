@@ -1,3 +1,5 @@
+using AiMesh.Contracts;
+
 namespace AiMesh.CostLedger.Quota;
 
 /// <summary>
@@ -14,41 +16,25 @@ public sealed class QuotaOptions
 
     public Dictionary<string, SubjectLimits> Deployments { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>The limits stored with the subject (from its last reservation) or else the configured ones.</summary>
+    public SubjectLimits For(string subject, QuotaState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state.Limits ?? For(subject);
+    }
+
     /// <summary>The limits of a subject id (<c>tenant:x</c>, <c>deployment:y</c>); deployments have none unless configured.</summary>
     public SubjectLimits For(string subject)
     {
         ArgumentNullException.ThrowIfNull(subject);
-        if (subject.StartsWith("deployment:", StringComparison.Ordinal))
+        if (subject.StartsWith("deployment:", StringComparison.Ordinal) || subject.StartsWith("key:", StringComparison.Ordinal))
         {
-            return Deployments.GetValueOrDefault(subject["deployment:".Length..]) ?? SubjectLimits.None;
+            return subject.StartsWith("key:", StringComparison.Ordinal)
+                ? SubjectLimits.None
+                : Deployments.GetValueOrDefault(subject["deployment:".Length..]) ?? SubjectLimits.None;
         }
 
         var tenant = subject.StartsWith("tenant:", StringComparison.Ordinal) ? subject["tenant:".Length..] : subject;
         return Tenants.GetValueOrDefault(tenant) ?? Default;
     }
-}
-
-/// <summary>One subject's limits; null means unlimited.</summary>
-public sealed class SubjectLimits
-{
-    public static readonly SubjectLimits None = new();
-
-    /// <summary>Sustained request rate: the request bucket refills at this many per minute.</summary>
-    public int? RequestsPerMinute { get; set; }
-
-    /// <summary>Size of the request bucket: how many requests may come at once after a quiet spell.</summary>
-    /// <value>Defaults to <see cref="RequestsPerMinute"/>.</value>
-    public int? BurstRequests { get; set; }
-
-    /// <summary>Requests per clock hour (UTC).</summary>
-    public int? RequestsPerHour { get; set; }
-
-    /// <summary>Tokens (prompt + completion) per clock minute.</summary>
-    public long? TokensPerMinute { get; set; }
-
-    /// <summary>USD per UTC day.</summary>
-    public decimal? DailyBudgetUsd { get; set; }
-
-    /// <summary>USD per UTC calendar month.</summary>
-    public decimal? MonthlyBudgetUsd { get; set; }
 }

@@ -19,6 +19,8 @@ public sealed record QuotaState
     public Dictionary<string, OpenReservation> Reservations { get; init; } = new(StringComparer.Ordinal);
     /// <summary>"daily|2026-11-23|80": each alert once per budget, period and threshold.</summary>
     public HashSet<string> AlertsSent { get; init; } = new(StringComparer.Ordinal);
+    /// <summary>The limits last given with a reservation (a tenant's or key's stored limits), if any.</summary>
+    public SubjectLimits? Limits { get; init; }
 }
 
 public sealed record OpenReservation(int Tokens, decimal CostUsd, long MinuteStart, DateTimeOffset At);
@@ -39,6 +41,12 @@ public static class QuotaPolicy
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(reservation);
         ArgumentNullException.ThrowIfNull(limits);
+        if (reservation.Limits is { } given)
+        {
+            limits = given;
+            state = state with { Limits = given };
+        }
+
         state = Roll(state, limits, now);
         if (state.Reservations.ContainsKey(reservation.RequestId))
         {

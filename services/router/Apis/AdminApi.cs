@@ -26,6 +26,9 @@ public static class AdminApi
         group.MapGet("/deployments/{deploymentId}/quota", (string deploymentId, IQuotaClient quota, CancellationToken cancellationToken) =>
             GetQuotaAsync(QuotaSubjects.Deployment(deploymentId), quota, cancellationToken));
         group.MapDelete("/cache", ClearCacheAsync);
+        group.MapGet("/keys/{keyId}/quota", (string keyId, IQuotaClient quota, CancellationToken cancellationToken) =>
+            GetQuotaAsync(QuotaSubjects.Key(keyId), quota, cancellationToken));
+        group.MapTenantsAdminApi();
         return group;
     }
 

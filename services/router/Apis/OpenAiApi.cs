@@ -20,7 +20,7 @@ public static class OpenAiApi
     private static async Task<IResult> ListModelsAsync(HttpContext context, TenantAuthenticator authenticator, DeploymentDirectory directory)
     {
         RequestIds.Resolve(context);
-        if (await authenticator.AuthenticateAsync(context.Request, context.RequestAborted) is null)
+        if (await authenticator.AuthenticateAsync(context.Request, context.RequestAborted) is not { } caller)
         {
             return GatewayError.Unauthorized().ToResult(context);
         }
@@ -28,7 +28,7 @@ public static class OpenAiApi
         var deployments = await directory.GetAsync(context.RequestAborted);
         var models = deployments.Where(d => d.Enabled)
             .SelectMany(d => d.Aliases.Append(d.Model).Select(name => (Name: name, d.Provider)))
-            .Where(m => m.Name != "*")
+            .Where(m => m.Name != "*" && caller.MayUse(m.Name))
             .DistinctBy(m => m.Name)
             .OrderBy(m => m.Name, StringComparer.Ordinal)
             .Select(m => new ModelEntry(m.Name, "model", 0, m.Provider))

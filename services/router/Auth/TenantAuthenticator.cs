@@ -1,10 +1,18 @@
+using AiMesh.Router.Tenancy;
+
 namespace AiMesh.Router.Auth;
 
-/// <summary>Who is calling; <paramref name="KeyId"/> is null for the master key.</summary>
-public sealed record Caller(string TenantId, bool IsAdmin, string? KeyId = null);
+/// <summary>Who is calling: the master key (admin, tenant <c>master</c>) or a tenant's virtual key.</summary>
+public sealed record Caller(string TenantId, bool IsAdmin, string? KeyId = null, Tenant? Tenant = null, VirtualKey? Key = null)
+{
+    /// <summary>Whether both the tenant and the key allow this model (an empty list allows every model).</summary>
+    public bool MayUse(string model) =>
+        (Tenant is null || Tenant.AllowedModels.Count == 0 || Tenant.AllowedModels.Contains(model, StringComparer.Ordinal))
+        && (Key is null || Key.AllowedModels.Count == 0 || Key.AllowedModels.Contains(model, StringComparer.Ordinal));
+}
 
 /// <summary>Maps the presented key (Bearer token, or x-api-key on the Anthropic surface) to a caller.</summary>
-public sealed class TenantAuthenticator(MasterKey masterKey)
+public sealed class TenantAuthenticator(MasterKey masterKey, TenantDirectory tenants)
 {
     /// <summary>The tenant the master key acts as on the tenant API.</summary>
     public const string MasterTenant = "master";
@@ -18,7 +26,14 @@ public sealed class TenantAuthenticator(MasterKey masterKey)
             return null;
         }
 
-        return await masterKey.MatchesAsync(key, cancellationToken) ? new Caller(MasterTenant, IsAdmin: true) : null;
+        if (await masterKey.MatchesAsync(key, cancellationToken))
+        {
+            return new Caller(MasterTenant, IsAdmin: true);
+        }
+
+        return await tenants.FindAsync(key, cancellationToken) is { } found
+            ? new Caller(found.Tenant.Id, IsAdmin: false, found.Key.Id, found.Tenant, found.Key)
+            : null;
     }
 
     public static string? PresentedKey(HttpRequest request)

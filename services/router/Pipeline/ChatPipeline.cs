@@ -69,6 +69,12 @@ public sealed partial class ChatPipeline(
         }
 
         request = verdict.Normalised!;
+        if (!caller.MayUse(request.Model!))
+        {
+            await WriteErrorAsync(context, new GatewayError(403, new OpenAiError($"This key may not use the model '{request.Model}'.", "permission_error", "model", "model_not_allowed")));
+            return;
+        }
+
         var (candidates, routeError) = await RouteAsync(context, caller, request.Model!);
         if (routeError is not null)
         {
@@ -79,7 +85,19 @@ public sealed partial class ChatPipeline(
         var promptTokens = TokenEstimator.EstimatePromptTokens(request);
         var outputTokens = TokenEstimator.EstimateOutputTokens(request, settings.DefaultEstimatedOutputTokens);
         var outcome = new Outcome(requestId, caller, request.Model!, started) { Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens };
-        var decision = await quota.ReserveAsync(outcome.Subject, new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens)), context.RequestAborted);
+        var reservation = new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens));
+        var decision = await quota.ReserveAsync(outcome.Subject, reservation with { Limits = caller.Tenant?.Limits }, context.RequestAborted);
+        if (decision.Allowed && outcome.KeySubject is not null)
+        {
+            // The key's own limits come on top of the tenant's; a refusal releases the tenant's reservation.
+            var keyDecision = await quota.ReserveAsync(outcome.KeySubject, reservation with { Limits = caller.Key!.Limits }, context.RequestAborted);
+            if (!keyDecision.Allowed)
+            {
+                await quota.SettleAsync(outcome.Subject, new QuotaSettlement(requestId, 0, 0m), CancellationToken.None);
+                decision = keyDecision;
+            }
+        }
+
         WriteRateLimitHeaders(context, decision);
         if (!decision.Allowed)
         {
@@ -460,7 +478,12 @@ public sealed partial class ChatPipeline(
         outcome.Settled = true;
         var hit = outcome.Cache == "hit";
         var tokens = hit ? 0 : (outcome.Usage?.PromptTokens ?? 0) + (outcome.Usage?.CompletionTokens ?? 0);
-        await quota.SettleAsync(outcome.Subject, new QuotaSettlement(outcome.RequestId, tokens, hit ? 0m : outcome.CostUsd), CancellationToken.None);
+        var settlement = new QuotaSettlement(outcome.RequestId, tokens, hit ? 0m : outcome.CostUsd);
+        await quota.SettleAsync(outcome.Subject, settlement, CancellationToken.None);
+        if (outcome.KeySubject is not null)
+        {
+            await quota.SettleAsync(outcome.KeySubject, settlement, CancellationToken.None);
+        }
     }
 
     private async Task PublishUsageAsync(Outcome outcome)
@@ -567,6 +590,8 @@ public sealed partial class ChatPipeline(
         public string RequestId { get; } = requestId;
         public Caller Caller { get; } = caller;
         public string Subject { get; } = QuotaSubjects.Tenant(caller.TenantId);
+        /// <summary>The key's quota subject when the key has limits of its own.</summary>
+        public string? KeySubject { get; } = caller.Key?.Limits?.Any() == true ? QuotaSubjects.Key(caller.Key.Id) : null;
         public string Model { get; } = model;
         public long Started { get; } = started;
         public int EstimatedPromptTokens { get; init; }
