@@ -87,6 +87,7 @@ public sealed partial class ChatPipeline(
         var outcome = new Outcome(requestId, caller, request.Model!, started) { Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens };
         var reservation = new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens));
         var decision = await quota.ReserveAsync(outcome.Subject, reservation with { Limits = caller.Tenant?.Limits }, context.RequestAborted);
+        var deniedFor = $"Tenant '{caller.TenantId}'";
         if (decision.Allowed && outcome.KeySubject is not null)
         {
             // The key's own limits come on top of the tenant's; a refusal releases the tenant's reservation.
@@ -95,6 +96,7 @@ public sealed partial class ChatPipeline(
             {
                 await quota.SettleAsync(outcome.Subject, new QuotaSettlement(requestId, 0, 0m), CancellationToken.None);
                 decision = keyDecision;
+                deniedFor = $"Key '{caller.KeyId}'";
             }
         }
 
@@ -102,7 +104,7 @@ public sealed partial class ChatPipeline(
         if (!decision.Allowed)
         {
             metrics.Rejected(decision.DeniedBy ?? "rate_limit");
-            await WriteErrorAsync(context, QuotaError(decision));
+            await WriteErrorAsync(context, QuotaError(decision, deniedFor));
             return;
         }
 
@@ -379,7 +381,7 @@ public sealed partial class ChatPipeline(
         }
 
         metrics.Rejected("deployment_budget");
-        outcome.DeploymentBudgetError = QuotaError(decision);
+        outcome.DeploymentBudgetError = QuotaError(decision, $"Deployment '{deployment.Id}'");
         return false;
     }
 
@@ -547,9 +549,10 @@ public sealed partial class ChatPipeline(
     private static GatewayError ProviderError(int status, Contracts.ProviderError? error, double? retryAfter) =>
         new(status, new OpenAiError(error?.Message ?? "No deployment could serve the request.", error?.Type ?? "api_error", null, error?.Code), retryAfter);
 
-    private static GatewayError QuotaError(QuotaDecision decision) => decision.DeniedBy == "budget"
-        ? new GatewayError(429, new OpenAiError(decision.Message ?? "Budget exhausted.", "insufficient_quota", null, "budget_exceeded"), decision.RetryAfterSeconds)
-        : new GatewayError(429, new OpenAiError(decision.Message ?? "Rate limit reached.", "rate_limit_error", null, "rate_limit_exceeded"), decision.RetryAfterSeconds);
+    /// <summary>A refusal in OpenAI's shape, saying whose limit it was (tenant, key or deployment).</summary>
+    private static GatewayError QuotaError(QuotaDecision decision, string whose) => decision.DeniedBy == "budget"
+        ? new GatewayError(429, new OpenAiError($"{whose}: {decision.Message ?? "Budget exhausted."}", "insufficient_quota", null, "budget_exceeded"), decision.RetryAfterSeconds)
+        : new GatewayError(429, new OpenAiError($"{whose}: {decision.Message ?? "Rate limit reached."}", "rate_limit_error", null, "rate_limit_exceeded"), decision.RetryAfterSeconds);
 
     private static void WriteRateLimitHeaders(HttpContext context, QuotaDecision decision)
     {

@@ -81,7 +81,7 @@ public sealed class BudgetAndLimitTests
         Assert.Equal(200 - affordable, denied.Count);
         var error = await denied[0].Content.ReadFromJsonAsync<JsonNode>();
         Assert.Equal("budget_exceeded", error?["error"]?["code"]?.GetValue<string>());
-        Assert.Contains("Daily budget", error?["error"]?["message"]?.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("Tenant 'master': Daily budget", error?["error"]?["message"]?.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("resets at 2026-11-24T00:00:00Z", error?["error"]?["message"]?.GetValue<string>(), StringComparison.Ordinal);
         Assert.NotNull(denied[0].Headers.RetryAfter);
         var charged = succeeded.Sum(r => decimal.Parse(r.Headers.GetValues("x-aimesh-cost-usd").Single(), CultureInfo.InvariantCulture));

@@ -143,10 +143,15 @@ public sealed class VirtualKeyTests
         using var unlimitedClient = gateway.CreateClient(unlimited);
 
         var statuses = new List<HttpStatusCode>();
+        string? deniedMessage = null;
         for (var i = 0; i < 3; i++)
         {
             using var response = await limitedClient.PostAsJsonAsync("/v1/chat/completions", body);
             statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                deniedMessage = (await response.Content.ReadFromJsonAsync<JsonNode>())?["error"]?["message"]?.GetValue<string>();
+            }
         }
 
         using var otherKey = await unlimitedClient.PostAsJsonAsync("/v1/chat/completions", body);
@@ -154,6 +159,7 @@ public sealed class VirtualKeyTests
         var tenantQuota = await admin.GetFromJsonAsync<JsonNode>("/admin/tenants/acme/quota");
 
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+        Assert.StartsWith($"Key '{limitedDetails["id"]!.GetValue<string>()}': Daily budget", deniedMessage, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, otherKey.StatusCode);
         Assert.Equal(2 * cost, keyQuota?["spentTodayUsd"]?.GetValue<decimal>());
         Assert.Equal(3 * cost, tenantQuota?["spentTodayUsd"]?.GetValue<decimal>());
