@@ -1,38 +1,51 @@
 using System.Collections.Concurrent;
 using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.Contracts;
+using Microsoft.Extensions.Options;
 
 namespace AiMesh.Health;
 
-/// <summary>Passive health: latency and errors per deployment over a rolling window, fed by usage events.</summary>
-public sealed class DeploymentStats(TimeProvider time) : IEventConsumer<UsageEvent>
-{
-    /// <summary>How far back the statistics look.</summary>
-    public static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
+/// <summary>One deployment's figures over the rolling window.</summary>
+public sealed record StatsSnapshot(long Requests, double ErrorRate, double? P50, double? P95, double? P99, double PerMinute);
 
-    private const int MaxSamples = 2048;
+/// <summary>
+/// Passive health: latency and errors per deployment over a rolling window, fed by usage events
+/// (the answered attempt and every failed attempt before it) and by active probes.
+/// </summary>
+public sealed class DeploymentStats(TimeProvider time, IOptionsMonitor<HealthOptions> options) : IEventConsumer<UsageEvent>
+{
+    private const int MaxSamples = 4096;
     private readonly ConcurrentDictionary<string, Samples> _byDeployment = new(StringComparer.Ordinal);
 
     public Task HandleAsync(UsageEvent message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+        foreach (var failed in message.FailedAttempts)
+        {
+            Record(failed.DeploymentId, message.Timestamp, failed.LatencyMs, failed: true);
+        }
+
         // A cache hit or a caller who went away says nothing about the provider.
         if (message.DeploymentId is { } id && message.Cache != "hit" && message.Status != 499)
         {
-            _byDeployment.GetOrAdd(id, _ => new Samples()).Add(message.Timestamp, message.LatencyMs, message.Status >= 500 || message.Status == 429);
+            Record(id, message.Timestamp, message.LatencyMs, IsProviderFailure(message.Status));
         }
 
         return Task.CompletedTask;
     }
 
-    public (long Requests, double ErrorRate, double? P50, double? P95) Snapshot(string deploymentId)
-    {
-        if (!_byDeployment.TryGetValue(deploymentId, out var samples))
-        {
-            return (0, 0, null, null);
-        }
+    /// <summary>Whether a status says the provider failed (not the caller).</summary>
+    public static bool IsProviderFailure(int status) => status >= 500 || status is 408 or 429;
 
-        return samples.Snapshot(time.GetUtcNow() - Window);
+    public void Record(string deploymentId, DateTimeOffset at, double latencyMs, bool failed) =>
+        _byDeployment.GetOrAdd(deploymentId, _ => new Samples()).Add(at, latencyMs, failed);
+
+    public StatsSnapshot Snapshot(string deploymentId)
+    {
+        var window = options.CurrentValue.Window;
+        return _byDeployment.TryGetValue(deploymentId, out var samples)
+            ? samples.Snapshot(time.GetUtcNow() - window, window)
+            : new StatsSnapshot(0, 0, null, null, null, 0);
     }
 
     private sealed class Samples
@@ -51,7 +64,7 @@ public sealed class DeploymentStats(TimeProvider time) : IEventConsumer<UsageEve
             }
         }
 
-        public (long, double, double?, double?) Snapshot(DateTimeOffset since)
+        public StatsSnapshot Snapshot(DateTimeOffset since, TimeSpan window)
         {
             lock (_queue)
             {
@@ -62,12 +75,13 @@ public sealed class DeploymentStats(TimeProvider time) : IEventConsumer<UsageEve
 
                 if (_queue.Count == 0)
                 {
-                    return (0, 0, null, null);
+                    return new StatsSnapshot(0, 0, null, null, null, 0);
                 }
 
                 var latencies = _queue.Select(s => s.LatencyMs).Order().ToArray();
                 var errors = _queue.Count(s => s.Failed);
-                return (_queue.Count, (double)errors / _queue.Count, Percentile(latencies, 0.50), Percentile(latencies, 0.95));
+                return new StatsSnapshot(_queue.Count, (double)errors / _queue.Count,
+                    Percentile(latencies, 0.50), Percentile(latencies, 0.95), Percentile(latencies, 0.99), _queue.Count / window.TotalMinutes);
             }
         }
 

@@ -5,7 +5,10 @@ using AiMesh.Router.Pipeline;
 using AiMesh.Router.Routing;
 using AiMesh.Router.Tenancy;
 using AiMesh.Router.Telemetry;
+using AiMesh.BuildingBlocks.PubSub;
+using AiMesh.Contracts;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace AiMesh.Router;
 
@@ -19,6 +22,7 @@ public static class RouterExtensions
         services.AddOptions<RouterOptions>().BindConfiguration(RouterOptions.Section)
             .Validate(o => o.MaxAttempts is >= 1 and <= 10, $"{RouterOptions.Section}:MaxAttempts must be between 1 and 10.")
             .Validate(o => o.MaxRequestBodyBytes >= 1024, $"{RouterOptions.Section}:MaxRequestBodyBytes must be at least 1024.")
+            .Validate(o => o.RequestTimeout > TimeSpan.Zero, $"{RouterOptions.Section}:RequestTimeout must be positive.")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<MasterKey>();
@@ -26,6 +30,18 @@ public static class RouterExtensions
         services.TryAddSingleton<TenantDirectory>();
         services.TryAddSingleton<TenantAuthenticator>();
         services.TryAddSingleton<DeploymentDirectory>();
+        services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, PriorityStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, WeightedStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LeastLoadedStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, FastestStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, CostStrategy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, AdaptiveStrategy>());
+        services.TryAddSingleton<HealthSnapshot>();
+        services.TryAddSingleton<InFlightTracker>();
+        services.TryAddSingleton<RoutePlanner>();
+        services.AddEventConsumer<DeploymentHealthSnapshot, HealthSnapshot>(Topics.DeploymentHealth, Topics.DeploymentHealthDeadLetter);
         services.TryAddSingleton<GatewayMetrics>();
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section);
         services.AddOptions<DeploymentBudgets>().BindConfiguration(DeploymentBudgets.Section);

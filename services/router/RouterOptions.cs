@@ -9,6 +9,10 @@ public sealed class RouterOptions
     /// <value>Defaults to 3.</value>
     public int MaxAttempts { get; set; } = 3;
 
+    /// <summary>The overall deadline of one request, all attempts and the whole stream included.</summary>
+    /// <value>Defaults to 10 minutes.</value>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     /// <value>Defaults to 4 MiB.</value>
     public long MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;

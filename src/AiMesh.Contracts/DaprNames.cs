@@ -27,6 +27,9 @@ public static class Topics
     public const string UsageDeadLetter = "usage-deadletter";
     public const string BudgetAlerts = "budget-alerts";
     public const string BudgetAlertsDeadLetter = "budget-alerts-deadletter";
+    public const string DeploymentHealth = "deployment-health";
+    public const string DeploymentHealthDeadLetter = "deployment-health-deadletter";
+    public const string HealthAlerts = "health-alerts";
 }
 
 /// <summary>Dapr actor types.</summary>

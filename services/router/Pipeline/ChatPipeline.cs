@@ -23,6 +23,8 @@ public sealed partial class ChatPipeline(
     IValidationClient validation,
     IQuotaClient quota,
     DeploymentDirectory directory,
+    RoutePlanner planner,
+    InFlightTracker inFlight,
     IProviderAdapterClient providers,
     IEventPublisher events,
     ResponseCache cache,
@@ -34,6 +36,9 @@ public sealed partial class ChatPipeline(
 {
     /// <summary>Admins may pin a request to one deployment with this header.</summary>
     public const string PinHeader = "x-aimesh-deployment";
+
+    /// <summary>Admins may choose the routing strategy of one request with this header.</summary>
+    public const string StrategyHeader = "x-aimesh-strategy";
 
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -75,15 +80,18 @@ public sealed partial class ChatPipeline(
             return;
         }
 
-        var (candidates, routeError) = await RouteAsync(context, caller, request.Model!);
+        var promptTokens = TokenEstimator.EstimatePromptTokens(request);
+        var outputTokens = TokenEstimator.EstimateOutputTokens(request, settings.DefaultEstimatedOutputTokens);
+        var (plan, routeError) = await RouteAsync(context, caller, request, promptTokens, outputTokens);
         if (routeError is not null)
         {
             await WriteErrorAsync(context, routeError);
             return;
         }
 
-        var promptTokens = TokenEstimator.EstimatePromptTokens(request);
-        var outputTokens = TokenEstimator.EstimateOutputTokens(request, settings.DefaultEstimatedOutputTokens);
+        // A context fallback routes to a larger-context alias: the request now names it.
+        request = request with { Model = plan!.Model };
+        var candidates = plan.Deployments;
         var outcome = new Outcome(requestId, caller, request.Model!, started) { Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens };
         var reservation = new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens));
         var decision = await quota.ReserveAsync(outcome.Subject, reservation with { Limits = caller.Tenant?.Limits }, context.RequestAborted);
@@ -108,6 +116,11 @@ public sealed partial class ChatPipeline(
             return;
         }
 
+        // The overall deadline covers every attempt and the whole stream.
+        var callerAborted = context.RequestAborted;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(callerAborted);
+        deadline.CancelAfter(settings.RequestTimeout);
+        context.RequestAborted = deadline.Token;
         try
         {
             var cacheable = cache.IsCacheable(caller.TenantId, request);
@@ -135,9 +148,18 @@ public sealed partial class ChatPipeline(
                 await CompleteAsync(context, request, candidates, outcome, settings.MaxAttempts, cacheKey);
             }
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (callerAborted.IsCancellationRequested)
         {
             outcome.Status = 499;
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            outcome.Status = 504;
+            if (!context.Response.HasStarted)
+            {
+                context.RequestAborted = callerAborted;
+                await WriteErrorAsync(context, new GatewayError(504, new OpenAiError($"The request did not finish within its deadline of {settings.RequestTimeout.TotalSeconds:0} s.", "api_error", null, "deadline_exceeded")));
+            }
         }
         finally
         {
@@ -145,29 +167,38 @@ public sealed partial class ChatPipeline(
         }
     }
 
-    private async Task<(IReadOnlyList<DeploymentInfo> Candidates, GatewayError? Error)> RouteAsync(HttpContext context, Caller caller, string model)
+    private async Task<(RoutePlan? Plan, GatewayError? Error)> RouteAsync(HttpContext context, Caller caller, ChatCompletionRequest request, int promptTokens, int outputTokens)
     {
+        var model = request.Model!;
         var deployments = await directory.GetAsync(context.RequestAborted);
         var pinned = context.Request.Headers[PinHeader].ToString();
+        var strategy = context.Request.Headers[StrategyHeader].ToString();
+        if ((pinned.Length > 0 || strategy.Length > 0) && !caller.IsAdmin)
+        {
+            var header = pinned.Length > 0 ? PinHeader : StrategyHeader;
+            return (null, new GatewayError(403, new OpenAiError($"Only admins may use the '{header}' header.", "permission_error", header, "forbidden")));
+        }
+
+        if (strategy.Length > 0 && !RoutingStrategies.All.Contains(strategy))
+        {
+            return (null, GatewayError.BadRequest($"'{strategy}' is not a routing strategy; use one of: {string.Join(", ", RoutingStrategies.All)}.", StrategyHeader, "unknown_strategy"));
+        }
+
         if (pinned.Length > 0)
         {
-            if (!caller.IsAdmin)
-            {
-                return ([], new GatewayError(403, new OpenAiError($"Only admins may use the '{PinHeader}' header.", "permission_error", PinHeader, "forbidden")));
-            }
-
             deployments = deployments.Where(d => d.Id == pinned).ToList();
         }
 
-        var candidates = DeploymentDirectory.Candidates(deployments, model);
-        if (candidates.Count > 0)
+        var needs = RequestNeeds.Of(request, promptTokens, outputTokens);
+        var plan = planner.Plan(deployments, model, needs, promptTokens, outputTokens, strategy.Length > 0 ? strategy : null);
+        return plan.Problem switch
         {
-            return (candidates, null);
-        }
-
-        return deployments.Any(d => DeploymentDirectory.Serves(d, model))
-            ? ([], new GatewayError(503, new OpenAiError($"Every deployment of model '{model}' is unavailable right now (circuit open).", "api_error", null, "model_unavailable"), 5))
-            : ([], new GatewayError(404, new OpenAiError($"The model '{model}' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found")));
+            RouteProblem.None => (plan, null),
+            RouteProblem.AllBreakersOpen => (null, new GatewayError(503, new OpenAiError($"Every deployment of model '{model}' is unavailable right now (circuit open).", "api_error", null, "model_unavailable"), 5)),
+            RouteProblem.MissingCapability => (null, GatewayError.BadRequest($"No deployment of model '{model}' supports {needs.Describe()}.", "model", "unsupported_capability")),
+            RouteProblem.ContextTooLong => (null, GatewayError.BadRequest($"This request needs about {needs.Tokens} tokens, more than the context window of every deployment of model '{plan.Model}'.", "messages", "context_length_exceeded")),
+            _ => (null, new GatewayError(404, new OpenAiError($"The model '{model}' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found"))),
+        };
     }
 
     private async Task AnswerFromCacheAsync(HttpContext context, ChatCompletionRequest request, CachedCompletion hit, Outcome outcome)
@@ -208,7 +239,11 @@ public sealed partial class ChatPipeline(
             }
 
             var attemptStarted = time.GetTimestamp();
-            last = await AttemptAsync(deployment, outcome.RequestId, request, context.RequestAborted);
+            using (inFlight.Track(deployment.Id))
+            {
+                last = await AttemptAsync(deployment, outcome.RequestId, request, context.RequestAborted);
+            }
+
             var elapsed = time.GetElapsedTime(attemptStarted);
             outcome.Attempts++;
             await SettleDeploymentAsync(deployment, outcome, last.Failure == ProviderFailureKind.None ? last.CostUsd : 0m);
@@ -269,6 +304,7 @@ public sealed partial class ChatPipeline(
             var attemptStarted = time.GetTimestamp();
             outcome.Attempts++;
             var settled = false;
+            using var tracked = inFlight.Track(deployment.Id);
             try
             {
                 await using var events = StreamAttempt(deployment, outcome.RequestId, request, context.RequestAborted).GetAsyncEnumerator(context.RequestAborted);

@@ -16,6 +16,7 @@ public static class ServiceRoutes
     public const string UsageRecord = "/usage/requests/{requestId}";
     public const string BudgetAlerts = "/budget-alerts/{month}";
     public const string HealthReport = "/report";
+    public const string HealthAlerts = "/alerts/{month}";
 }
 
 /// <summary>
@@ -109,4 +110,7 @@ public sealed class DaprHealthClient(HttpClient http) : IHealthClient
 {
     public async Task<HealthReport> GetReportAsync(CancellationToken cancellationToken) =>
         (await http.GetFromJsonAsync<HealthReport>(ServiceRoutes.HealthReport, AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+
+    public async Task<IReadOnlyList<HealthAlert>> GetAlertsAsync(string month, CancellationToken cancellationToken) =>
+        (await http.GetFromJsonAsync<List<HealthAlert>>(ServiceRoutes.HealthAlerts.Replace("{month}", Uri.EscapeDataString(month), StringComparison.Ordinal), AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
 }
