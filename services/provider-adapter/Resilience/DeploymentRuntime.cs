@@ -13,12 +13,15 @@ namespace AiMesh.ProviderAdapter.Resilience;
 /// </summary>
 public sealed class DeploymentRuntime
 {
+    private readonly TimeProvider _time;
     private int _inFlight;
+    private long _reopensAtTicks;
 
     public DeploymentRuntime(DeploymentConfig config, TimeProvider time, Func<double> random)
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config;
+        _time = time;
         var r = config.Resilience;
         Pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
             .AddTimeout(r.TotalTimeout)
@@ -42,6 +45,11 @@ public sealed class DeploymentRuntime
                 ShouldHandle = args => ValueTask.FromResult(IsFailure(args.Outcome)),
                 StateProvider = BreakerState,
                 ManualControl = BreakerControl,
+                OnOpened = args =>
+                {
+                    Interlocked.Exchange(ref _reopensAtTicks, (time.GetUtcNow() + args.BreakDuration).UtcTicks);
+                    return ValueTask.CompletedTask;
+                },
             })
             .AddTimeout(r.AttemptTimeout)
             .Build();
@@ -57,10 +65,14 @@ public sealed class DeploymentRuntime
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>closed, open, half-open or isolated.</summary>
+    /// <summary>
+    /// closed, open, half-open or isolated. Polly moves an open breaker to half-open only when the
+    /// next call comes; once the break is over we say half-open already, so routing sends that call.
+    /// </summary>
     public string BreakerStateName => BreakerState.CircuitState switch
     {
         CircuitState.Closed => "closed",
+        CircuitState.Open when _time.GetUtcNow().UtcTicks >= Interlocked.Read(ref _reopensAtTicks) => "half-open",
         CircuitState.Open => "open",
         CircuitState.HalfOpen => "half-open",
         CircuitState.Isolated => "isolated",

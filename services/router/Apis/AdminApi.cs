@@ -28,6 +28,9 @@ public static class AdminApi
         group.MapDelete("/cache", ClearCacheAsync);
         group.MapGet("/keys/{keyId}/quota", (string keyId, IQuotaClient quota, CancellationToken cancellationToken) =>
             GetQuotaAsync(QuotaSubjects.Key(keyId), quota, cancellationToken));
+        group.MapGet("/health-alerts", GetHealthAlertsAsync);
+        group.MapGet("/circuit-breakers", async (IProviderAdapterClient providers, CancellationToken cancellationToken) =>
+            TypedResults.Ok((await providers.GetDeploymentsAsync(cancellationToken)).Select(d => new BreakerView(d.Id, d.Provider, d.BreakerState)).ToList()));
         group.MapTenantsAdminApi();
         return group;
     }
@@ -89,6 +92,20 @@ public static class AdminApi
 
         return TypedResults.Ok(await ledger.GetBudgetAlertsAsync(month, cancellationToken));
     }
+
+    /// <summary>Deployments turning degraded or unhealthy and back, in a month (<c>month=yyyy-MM</c>, default this month).</summary>
+    private static async Task<Results<Ok<IReadOnlyList<HealthAlert>>, ProblemHttpResult>> GetHealthAlertsAsync(string? month, IHealthClient health, TimeProvider time, CancellationToken cancellationToken)
+    {
+        month ??= time.GetUtcNow().UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+        if (!DateOnly.TryParseExact(month + "-01", "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+        {
+            return TypedResults.Problem("'month' must be in the form yyyy-MM.", statusCode: 400);
+        }
+
+        return TypedResults.Ok(await health.GetAlertsAsync(month, cancellationToken));
+    }
+
+    public sealed record BreakerView(string DeploymentId, string Provider, string State);
 
     private static async Task<Ok<QuotaStatus>> GetQuotaAsync(string subject, IQuotaClient quota, CancellationToken cancellationToken) =>
         TypedResults.Ok(await quota.GetStatusAsync(subject, cancellationToken));
