@@ -17,7 +17,16 @@ public sealed record DeploymentInfo(
     /// pass-through deployment the highest list price it knows, so a reservation never falls short.
     /// </summary>
     public PriceInfo? ReservationPrice { get; init; }
+
+    /// <summary>What the deployment can do (configured, or the defaults of its provider type).</summary>
+    public DeploymentCapabilities? Capabilities { get; init; }
+
+    /// <summary>Share of traffic under the weighted strategy, relative to the other deployments of the alias.</summary>
+    public int Weight { get; init; } = 1;
 }
+
+/// <summary>What a deployment's model accepts: image parts, tools, JSON mode, its context window and embeddings.</summary>
+public sealed record DeploymentCapabilities(bool Vision, bool Tools, bool JsonMode, int? ContextWindow, bool Embeddings);
 
 /// <summary>USD per million tokens.</summary>
 public sealed record PriceInfo(decimal InputPerMillion, decimal OutputPerMillion, decimal CachedInputPerMillion)
