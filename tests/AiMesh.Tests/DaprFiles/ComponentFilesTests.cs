@@ -122,7 +122,10 @@ public sealed class ComponentFilesTests
             Assert.Equal(JsonValueKind.String, value.ValueKind);
         }
 
-        Assert.Equal("dev-master-key", json.RootElement.GetProperty(SecretNames.MasterKey).GetString());
+        // The router refuses a master key shorter than 16 characters: the dev placeholder must pass.
+        var master = json.RootElement.GetProperty(SecretNames.MasterKey).GetString();
+        Assert.Equal("dev-master-key-change-me", master);
+        Assert.True(master!.Length >= AiMesh.Router.Auth.MasterKey.MinimumLength);
         Assert.Equal("", json.RootElement.GetProperty(SecretNames.OpenAiApiKey).GetString());
     }
 
