@@ -1,3 +1,5 @@
+using AiMesh.BuildingBlocks.PubSub;
+using AiMesh.Contracts;
 using AiMesh.ProviderAdapter.Catalog;
 using AiMesh.ProviderAdapter.Providers;
 using AiMesh.ProviderAdapter.Resilience;
@@ -19,7 +21,10 @@ public static class ProviderAdapterExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ProviderCatalog>();
         services.TryAddSingleton<DeploymentRegistry>();
+        services.TryAddSingleton<AdaptiveTimeouts>();
+        services.AddEventConsumer<DeploymentHealthSnapshot, AdaptiveTimeouts>(Topics.DeploymentHealth, Topics.DeploymentHealthDeadLetter);
         services.TryAddSingleton<ApiKeyProvider>();
+        services.TryAddSingleton<ProviderWires>();
         services.TryAddSingleton<ProviderAdapterService>();
 
         // No standard resilience handler here: it would cut long generations; each deployment has its own pipeline.
@@ -41,5 +46,5 @@ internal sealed class CatalogHealthCheck(ProviderCatalog catalog) : IHealthCheck
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(catalog.Deployments.Any(d => d.Enabled)
             ? HealthCheckResult.Healthy()
-            : HealthCheckResult.Unhealthy("No provider deployment is configured (set OPENAI_API_KEY, or AiMesh:Deployments)."));
+            : HealthCheckResult.Unhealthy("No provider deployment is configured (set OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_ENDPOINT, OLLAMA_HOST, or AiMesh:Deployments)."));
 }

@@ -1,4 +1,4 @@
-using System.Net.ServerSentEvents;
+using System.Net;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using AiMesh.Contracts;
@@ -12,11 +12,13 @@ namespace AiMesh.ProviderAdapter;
 /// <summary>
 /// One attempt at one deployment, through that deployment's resilience pipeline. In embedded
 /// mode the router calls this directly; in Dapr mode through <see cref="ProviderAdapterApi"/>.
+/// Every provider type takes the same path: its <see cref="IProviderWire"/> only translates.
 /// </summary>
 public sealed partial class ProviderAdapterService(
     ProviderCatalog catalog,
     DeploymentRegistry registry,
     ApiKeyProvider keys,
+    ProviderWires wires,
     IHttpClientFactory httpClients,
     TimeProvider time,
     ILogger<ProviderAdapterService> logger) : IProviderAdapterClient
@@ -28,13 +30,15 @@ public sealed partial class ProviderAdapterService(
             .Select(d => new DeploymentInfo(d.Id, d.Provider, d.Model, d.Aliases, d.Priority, d.Enabled, registry.Find(d.Id)!.BreakerStateName)
             {
                 ReservationPrice = ReservationPrice(d),
+                Capabilities = d.Capabilities,
+                Weight = d.Weight,
             })
             .ToList());
 
     private static PriceInfo ReservationPrice(DeploymentConfig deployment)
     {
         var price = deployment.Price
-            ?? (deployment.Model == DeploymentConfig.AnyModel ? PriceTable.Highest : PriceTable.Find(deployment.Model) ?? ModelPrice.Unknown);
+            ?? (deployment.Model == DeploymentConfig.AnyModel ? PriceTable.HighestFor(deployment.Provider) : PriceTable.Find(deployment.Model) ?? ModelPrice.Unknown);
         return new PriceInfo(price.Input, price.Output, price.CachedInput);
     }
 
@@ -48,14 +52,21 @@ public sealed partial class ProviderAdapterService(
 
         var runtime = registry.Find(request.DeploymentId)!;
         var deployment = runtime.Config;
+        var wire = wires.For(deployment.Provider);
         var apiKey = await keys.GetAsync(deployment.ApiKeySecret, cancellationToken);
+        var upstream = Translate(wire, deployment, request, stream: false, apiKey);
+        if (upstream.Refusal is { } refusal)
+        {
+            return Unsupported(deployment, request, refusal);
+        }
+
         using var inFlight = runtime.TrackInFlight();
         HttpResponseMessage response;
         try
         {
             response = await runtime.Pipeline.ExecuteAsync(async token =>
             {
-                using var message = OpenAiWire.BuildChatRequest(deployment, request.Request, stream: false, apiKey);
+                using var message = upstream.Request!.ToMessage();
                 var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
                 // Read the whole body inside the attempt, so the attempt timeout covers it.
                 await answer.Content.LoadIntoBufferAsync(token);
@@ -77,31 +88,32 @@ public sealed partial class ProviderAdapterService(
             {
                 LogProviderError(deployment.Id, status);
                 return Failed(deployment, request, status, FailureClassifier.Classify(response.StatusCode),
-                    OpenAiWire.ReadError(body, status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
+                    wire.ReadError(body, status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
             }
 
-            JsonElement completion;
+            WireCompletion completion;
             try
             {
-                completion = JsonSerializer.Deserialize<JsonElement>(body);
+                completion = wire.ReadCompletion(body, Context(deployment, request, apiKey));
             }
-            catch (JsonException)
+            catch (Exception exception) when (exception is JsonException or InvalidOperationException)
             {
+                // Not JSON, or JSON of the wrong shape for this provider.
                 LogMalformedResponse(deployment.Id);
                 return Failed(deployment, request, 502, ProviderFailureKind.Transient,
                     new ProviderError("The provider answered with malformed JSON.", "api_error", "bad_gateway"), retryAfter: null);
             }
 
-            var (usage, cached) = OpenAiWire.ReadUsage(completion) ?? (new Usage(), 0);
+            var usage = completion.Usage ?? default;
             return new ProviderChatResult
             {
                 DeploymentId = deployment.Id,
                 Provider = deployment.Provider,
                 Model = deployment.UpstreamModel(request.Request.Model!),
                 StatusCode = status,
-                Response = completion,
-                Usage = usage,
-                CostUsd = deployment.PriceFor(request.Request.Model!).Cost(usage.PromptTokens, cached, usage.CompletionTokens),
+                Response = completion.Completion,
+                Usage = usage.ToUsage(),
+                CostUsd = Cost(deployment, request, usage),
             };
         }
     }
@@ -117,13 +129,21 @@ public sealed partial class ProviderAdapterService(
 
         var runtime = registry.Find(request.DeploymentId)!;
         var deployment = runtime.Config;
+        var wire = wires.For(deployment.Provider);
         var model = deployment.UpstreamModel(request.Request.Model!);
         var apiKey = await keys.GetAsync(deployment.ApiKeySecret, cancellationToken);
+        var upstream = Translate(wire, deployment, request, stream: true, apiKey);
+        if (upstream.Refusal is { } refusal)
+        {
+            yield return ErrorEvent(Unsupported(deployment, request, refusal));
+            yield break;
+        }
+
         using var inFlight = runtime.TrackInFlight();
 
         // Phase 1: up to the response headers, with retries and the breaker. A failure here
         // has sent nothing to the caller yet, so the router may still fail over.
-        var (response, failure) = await OpenStreamAsync(runtime, request, apiKey, cancellationToken);
+        var (response, failure) = await OpenStreamAsync(runtime, wire, upstream.Request!, request, apiKey, cancellationToken);
         if (failure is not null)
         {
             yield return failure;
@@ -132,80 +152,64 @@ public sealed partial class ProviderAdapterService(
 
         using (response)
         {
-            yield return new ProviderStreamEvent { Kind = StreamEventKind.Start, DeploymentId = deployment.Id, Provider = deployment.Provider, Model = model };
-
-            // Phase 2: relay the chunks. A failure now ends the stream with an error event.
+            // Phase 2: relay the translated chunks. Until the first one arrives nothing has been sent,
+            // so a failure (an overloaded event, a broken or malformed stream) still allows failover;
+            // after it, a failure ends the stream with an error event.
             var stream = await response!.Content.ReadAsStreamAsync(cancellationToken);
-            await using var items = SseParser.Create(stream).EnumerateAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
-            (Usage Usage, int Cached)? usage = null;
+            await using var items = wire.ReadStreamAsync(stream, Context(deployment, request, apiKey), cancellationToken).GetAsyncEnumerator(cancellationToken);
+            WireUsage? usage = null;
             var completionChars = 0;
-            var finished = false;
+            var started = false;
             while (true)
             {
-                ProviderStreamEvent? next = null;
-                var done = false;
+                WireChunk? chunk = null;
+                ProviderStreamEvent? error = null;
                 try
                 {
-                    if (!await items.MoveNextAsync())
-                    {
-                        // The body ended without [DONE]: complete only if a choice said it had finished.
-                        done = true;
-                        if (!finished)
-                        {
-                            throw new IOException("The stream ended before the provider finished its answer.");
-                        }
-                    }
-                    else if (items.Current.Data == "[DONE]")
-                    {
-                        done = true;
-                    }
-                    else
-                    {
-                        var data = items.Current.Data;
-                        using var chunk = JsonDocument.Parse(data);
-                        var chunkUsage = OpenAiWire.ReadUsage(chunk.RootElement);
-                        usage = chunkUsage ?? usage;
-                        completionChars += DeltaLength(chunk.RootElement);
-                        finished |= HasFinishReason(chunk.RootElement);
-                        next = new ProviderStreamEvent { Kind = StreamEventKind.Chunk, Chunk = data, UsageOnly = chunkUsage is not null && !HasChoices(chunk.RootElement) };
-                    }
+                    chunk = await items.MoveNextAsync() ? items.Current : null;
                 }
-                catch (Exception exception) when (exception is JsonException or IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+                catch (ProviderStreamException exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    LogStreamProviderError(deployment.Id, exception.Status);
+                    error = ErrorEvent(Failed(deployment, request, exception.Status, FailureClassifier.Classify((HttpStatusCode)exception.Status), exception.Error, retryAfter: null));
+                }
+                catch (Exception exception) when (exception is JsonException or InvalidOperationException or IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
                 {
                     LogStreamBroken(deployment.Id, exception.GetType().Name);
-                    next = new ProviderStreamEvent
-                    {
-                        Kind = StreamEventKind.Error,
-                        Failure = ProviderFailureKind.Transient,
-                        StatusCode = 502,
-                        Error = new ProviderError(exception is JsonException ? "The provider sent a malformed stream chunk." : "The provider's stream broke off.", "api_error", "stream_error"),
-                        DeploymentId = deployment.Id,
-                    };
-                    done = true;
+                    error = ErrorEvent(Failed(deployment, request, 502, ProviderFailureKind.Transient,
+                        new ProviderError(exception is JsonException or InvalidOperationException ? "The provider sent a malformed stream chunk." : "The provider's stream broke off.", "api_error", "stream_error"),
+                        retryAfter: null));
                 }
 
-                if (next is not null)
+                if (error is not null)
                 {
-                    yield return next;
-                    if (next.Kind == StreamEventKind.Error)
-                    {
-                        yield break;
-                    }
+                    yield return error;
+                    yield break;
                 }
 
-                if (done)
+                if (!started)
+                {
+                    started = true;
+                    yield return new ProviderStreamEvent { Kind = StreamEventKind.Start, DeploymentId = deployment.Id, Provider = deployment.Provider, Model = model };
+                }
+
+                if (chunk is null)
                 {
                     break;
                 }
+
+                usage = chunk.Usage ?? usage;
+                completionChars += chunk.ContentChars;
+                yield return new ProviderStreamEvent { Kind = StreamEventKind.Chunk, Chunk = chunk.Json, UsageOnly = chunk.UsageOnly };
             }
 
             // A provider that sends no usage still costs money: estimate ~4 characters per token.
-            var final = usage ?? (new Usage { CompletionTokens = (completionChars + 3) / 4, TotalTokens = (completionChars + 3) / 4 }, 0);
+            var final = usage ?? new WireUsage(0, (completionChars + 3) / 4, 0);
             yield return new ProviderStreamEvent
             {
                 Kind = StreamEventKind.End,
-                Usage = final.Usage,
-                CostUsd = deployment.PriceFor(request.Request.Model!).Cost(final.Usage.PromptTokens, final.Cached, final.Usage.CompletionTokens),
+                Usage = final.ToUsage(),
+                CostUsd = Cost(deployment, request, final),
                 DeploymentId = deployment.Id,
                 Provider = deployment.Provider,
                 Model = model,
@@ -214,7 +218,7 @@ public sealed partial class ProviderAdapterService(
     }
 
     private async Task<(HttpResponseMessage? Response, ProviderStreamEvent? Failure)> OpenStreamAsync(
-        DeploymentRuntime runtime, ProviderChatRequest request, string? apiKey, CancellationToken cancellationToken)
+        DeploymentRuntime runtime, IProviderWire wire, WireRequest upstream, ProviderChatRequest request, string? apiKey, CancellationToken cancellationToken)
     {
         var deployment = runtime.Config;
         HttpResponseMessage response;
@@ -222,7 +226,7 @@ public sealed partial class ProviderAdapterService(
         {
             response = await runtime.Pipeline.ExecuteAsync(async token =>
             {
-                using var message = OpenAiWire.BuildChatRequest(deployment, request.Request, stream: true, apiKey);
+                using var message = upstream.ToMessage();
                 var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
                 if (!answer.IsSuccessStatusCode)
                 {
@@ -250,9 +254,37 @@ public sealed partial class ProviderAdapterService(
             LogProviderError(deployment.Id, status);
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
             return (null, ErrorEvent(Failed(deployment, request, status, FailureClassifier.Classify(response.StatusCode),
-                OpenAiWire.ReadError(body, status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()))));
+                wire.ReadError(body, status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()))));
         }
     }
+
+    /// <summary>The provider request, or the reason the provider cannot express this one.</summary>
+    private Translated Translate(IProviderWire wire, DeploymentConfig deployment, ProviderChatRequest request, bool stream, string? apiKey)
+    {
+        try
+        {
+            return new Translated(wire.BuildRequest(deployment, request.Request, stream, apiKey), null);
+        }
+        catch (UnsupportedRequestException exception)
+        {
+            LogUnsupported(deployment.Id, exception.Param ?? "-");
+            return new Translated(null, exception);
+        }
+    }
+
+    /// <summary>
+    /// The deployment cannot express the request (e.g. an image URL for Ollama): a 400 that nothing was
+    /// sent for, transient so the router tries a deployment that can.
+    /// </summary>
+    private static ProviderChatResult Unsupported(DeploymentConfig deployment, ProviderChatRequest request, UnsupportedRequestException refusal) =>
+        Failed(deployment, request, 400, ProviderFailureKind.Transient,
+            new ProviderError(refusal.Message, "invalid_request_error", "unsupported_by_provider"), retryAfter: null);
+
+    private WireContext Context(DeploymentConfig deployment, ProviderChatRequest request, string? apiKey) =>
+        new(deployment.UpstreamModel(request.Request.Model!), time.GetUtcNow().ToUnixTimeSeconds(), apiKey);
+
+    private static decimal Cost(DeploymentConfig deployment, ProviderChatRequest request, WireUsage usage) =>
+        deployment.PriceFor(request.Request.Model!).Cost(usage.PromptTokens, usage.CachedTokens, usage.CompletionTokens);
 
     private ProviderChatResult? Resolve(ProviderChatRequest request)
     {
@@ -302,31 +334,9 @@ public sealed partial class ProviderAdapterService(
         _ => "The provider could not be reached.",
     };
 
-    private static bool HasFinishReason(JsonElement chunk) =>
-        chunk.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array
-        && choices.EnumerateArray().Any(c => c.TryGetProperty("finish_reason", out var reason) && reason.ValueKind == JsonValueKind.String);
-
-    private static bool HasChoices(JsonElement chunk) =>
-        chunk.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
-
-    private static int DeltaLength(JsonElement chunk)
-    {
-        var length = 0;
-        if (chunk.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var choice in choices.EnumerateArray())
-            {
-                if (choice.TryGetProperty("delta", out var delta) && delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
-                {
-                    length += content.GetString()!.Length;
-                }
-            }
-        }
-
-        return length;
-    }
-
     private HttpClient Client() => httpClients.CreateClient(HttpClientName);
+
+    private sealed record Translated(WireRequest? Request, UnsupportedRequestException? Refusal);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Deployment {DeploymentId}: attempt failed ({Failure})")]
     private partial void LogAttemptFailed(string deploymentId, string failure);
@@ -339,4 +349,10 @@ public sealed partial class ProviderAdapterService(
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Deployment {DeploymentId}: stream broke off ({Failure})")]
     private partial void LogStreamBroken(string deploymentId, string failure);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Deployment {DeploymentId}: the provider cannot express the request ({Param}); nothing sent")]
+    private partial void LogUnsupported(string deploymentId, string param);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Deployment {DeploymentId}: provider sent an error event (HTTP {Status} equivalent) in its stream")]
+    private partial void LogStreamProviderError(string deploymentId, int status);
 }

@@ -16,7 +16,7 @@ namespace AiMesh.Testing;
 /// <summary>What the fake does with one request instead of answering normally.</summary>
 public sealed record Fault
 {
-    /// <summary>Answer with this status and an OpenAI error body.</summary>
+    /// <summary>Answer with this status and an error body (in the fake provider's own shape: OpenAI's here).</summary>
     public int? Status { get; init; }
     public string? RetryAfter { get; init; }
     public string? ErrorMessage { get; init; }
@@ -30,10 +30,28 @@ public sealed record Fault
     public int? BreakStreamAfterChunks { get; init; }
     /// <summary>On a stream: pause this long between chunks.</summary>
     public TimeSpan? ChunkDelay { get; init; }
+    /// <summary>On a stream: send this many events, then the provider's own error event (and end the body).</summary>
+    public int? StreamErrorAfterChunks { get; init; }
 }
 
 /// <summary>A request the fake received.</summary>
-public sealed record ReceivedRequest(string Path, string? Authorization, JsonNode? Body);
+public sealed record ReceivedRequest(string Path, string? Authorization, JsonNode? Body)
+{
+    /// <summary>Every request header (its first value), by name, case-insensitively.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The query string, e.g. <c>?api-version=2024-10-21</c> (empty when none).</summary>
+    public string Query { get; init; } = string.Empty;
+
+    /// <summary>A header's value, or null.</summary>
+    public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
+
+    public static IReadOnlyDictionary<string, string> HeadersOf(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+    }
+}
 
 /// <summary>
 /// A fake OpenAI-compatible provider: a real HTTP server on 127.0.0.1 speaking OpenAI's chat
@@ -54,6 +72,16 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
     /// <summary>The base URL to configure, e.g. <c>http://127.0.0.1:43121/v1</c>.</summary>
     public string BaseUrl { get; }
 
+    /// <summary>The server's root, e.g. <c>http://127.0.0.1:43121</c>: an Azure OpenAI resource endpoint
+    /// (<c>/openai/deployments/{deployment}/chat/completions</c> and <c>/openai/v1/chat/completions</c>).</summary>
+    public string Endpoint => BaseUrl[..^"/v1".Length];
+
+    /// <summary>
+    /// When set and the request offers tools, the answer calls the first tool with these JSON arguments
+    /// (streamed in fragments) after the reply text. Off by default.
+    /// </summary>
+    public string? ToolCallArguments { get; set; }
+
     /// <summary>The words the fake answers with (the reply is one stream chunk per word).</summary>
     public string Reply { get; set; } = "Hello from the fake provider.";
 
@@ -73,6 +101,9 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
         var app = builder.Build();
         FakeOpenAiProvider? fake = null;
         app.MapPost("/v1/chat/completions", (HttpContext context) => fake!.ChatAsync(context));
+        // Azure OpenAI's URLs (the key comes in the api-key header).
+        app.MapPost("/openai/deployments/{deployment}/chat/completions", (HttpContext context) => fake!.ChatAsync(context));
+        app.MapPost("/openai/v1/chat/completions", (HttpContext context) => fake!.ChatAsync(context));
         app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "gpt-4o-mini", @object = "model", created = 0, owned_by = "fake" } } }));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -102,7 +133,11 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
     private async Task ChatAsync(HttpContext context)
     {
         var body = await JsonNode.ParseAsync(context.Request.Body);
-        Received.Enqueue(new ReceivedRequest(context.Request.Path, context.Request.Headers.Authorization.ToString(), body));
+        Received.Enqueue(new ReceivedRequest(context.Request.Path, context.Request.Headers.Authorization.ToString(), body)
+        {
+            Headers = ReceivedRequest.HeadersOf(context.Request),
+            Query = context.Request.QueryString.Value ?? string.Empty,
+        });
         var fault = _faults.TryDequeue(out var queued) ? queued : StandingFault;
         if (fault?.Delay is { } delay)
         {
@@ -152,6 +187,18 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
             return;
         }
 
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = Reply, ["refusal"] = null };
+        var tool = CalledTool(body);
+        if (tool is not null)
+        {
+            message["tool_calls"] = new JsonArray(new JsonObject
+            {
+                ["id"] = FakeToolCallId,
+                ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = tool, ["arguments"] = ToolCallArguments },
+            });
+        }
+
         await context.Response.WriteAsJsonAsync(new JsonObject
         {
             ["id"] = "chatcmpl-fake",
@@ -161,9 +208,9 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
             ["choices"] = new JsonArray(new JsonObject
             {
                 ["index"] = 0,
-                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = Reply, ["refusal"] = null },
+                ["message"] = message,
                 ["logprobs"] = null,
-                ["finish_reason"] = "stop",
+                ["finish_reason"] = tool is null ? "stop" : "tool_calls",
             }),
             ["usage"] = new JsonObject { ["prompt_tokens"] = prompt, ["completion_tokens"] = CompletionTokens, ["total_tokens"] = prompt + CompletionTokens },
         });
@@ -174,12 +221,57 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
         context.Response.ContentType = "text/event-stream";
         var includeUsage = body?["stream_options"]?["include_usage"]?.GetValue<bool>() == true;
         var words = Words();
-        var chunks = new List<JsonObject> { Chunk(model, new JsonObject { ["role"] = "assistant", ["content"] = string.Empty }, null, includeUsage) };
+        var chunks = new List<JsonObject>();
+        if (context.Request.Path.StartsWithSegments("/openai", StringComparison.Ordinal))
+        {
+            // Azure sends its prompt filter results first, in a chunk without choices.
+            chunks.Add(new JsonObject
+            {
+                ["id"] = string.Empty,
+                ["object"] = string.Empty,
+                ["created"] = 0,
+                ["model"] = string.Empty,
+                ["choices"] = new JsonArray(),
+                ["prompt_filter_results"] = new JsonArray(new JsonObject { ["prompt_index"] = 0, ["content_filter_results"] = new JsonObject() }),
+            });
+        }
+
+        chunks.Add(Chunk(model, new JsonObject { ["role"] = "assistant", ["content"] = string.Empty }, null, includeUsage));
         chunks.AddRange(words.Select((w, i) => Chunk(model, new JsonObject { ["content"] = i == 0 ? w : " " + w }, null, includeUsage)));
-        chunks.Add(Chunk(model, new JsonObject(), "stop", includeUsage));
+        var tool = CalledTool(body);
+        if (tool is not null)
+        {
+            var arguments = ToolCallArguments!;
+            chunks.Add(Chunk(model, new JsonObject
+            {
+                ["tool_calls"] = new JsonArray(new JsonObject
+                {
+                    ["index"] = 0,
+                    ["id"] = FakeToolCallId,
+                    ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = tool, ["arguments"] = string.Empty },
+                }),
+            }, null, includeUsage));
+            for (var at = 0; at < arguments.Length; at += 8)
+            {
+                chunks.Add(Chunk(model, new JsonObject
+                {
+                    ["tool_calls"] = new JsonArray(new JsonObject { ["index"] = 0, ["function"] = new JsonObject { ["arguments"] = arguments[at..Math.Min(arguments.Length, at + 8)] } }),
+                }, null, includeUsage));
+            }
+        }
+
+        chunks.Add(Chunk(model, new JsonObject(), tool is null ? "stop" : "tool_calls", includeUsage));
         var sent = 0;
         foreach (var chunk in chunks)
         {
+            if (fault?.StreamErrorAfterChunks is { } errorAfter && sent == errorAfter)
+            {
+                // OpenAI reports a failure inside a stream as an event with an error object.
+                await context.Response.WriteAsync("data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
+                return;
+            }
+
             if (fault?.BreakStreamAfterChunks is { } breakAfter && sent == breakAfter)
             {
                 await context.Response.Body.FlushAsync();
@@ -214,6 +306,15 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
 
         await context.Response.WriteAsync("data: [DONE]\n\n");
     }
+
+    /// <summary>The id of the tool call the fake makes when <see cref="ToolCallArguments"/> is set.</summary>
+    public const string FakeToolCallId = "call_fake_0001";
+
+    /// <summary>The tool the answer calls: the first one offered, when <see cref="ToolCallArguments"/> is set and the caller allows tools.</summary>
+    private string? CalledTool(JsonNode? body) =>
+        ToolCallArguments is not null && body?["tools"] is JsonArray { Count: > 0 } tools && body["tool_choice"]?.ToString() != "none"
+            ? tools[0]?["function"]?["name"]?.GetValue<string>()
+            : null;
 
     private static JsonObject Chunk(string model, JsonObject delta, string? finish, bool includeUsage)
     {

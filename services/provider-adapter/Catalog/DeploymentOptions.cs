@@ -14,11 +14,26 @@ public sealed class DeploymentOptions
     /// <summary>Unique id, used in headers, metrics and the admin API.</summary>
     public string? Id { get; set; }
 
-    /// <summary>The provider type. Supported now: <c>openai</c>, <c>openai-compatible</c>.</summary>
+    /// <summary>
+    /// The provider type: <c>openai</c>, <c>openai-compatible</c>, <c>azure-openai</c>, <c>anthropic</c>,
+    /// <c>gemini</c> or <c>ollama</c>.
+    /// </summary>
     public string? Provider { get; set; }
 
-    /// <summary>Base URL of the API, e.g. <c>https://api.openai.com/v1</c>.</summary>
+    /// <summary>
+    /// Base URL of the API, e.g. <c>https://api.openai.com/v1</c>, <c>https://NAME.openai.azure.com</c>,
+    /// <c>https://api.anthropic.com</c>. Optional for openai, anthropic, gemini and ollama (their public default).
+    /// </summary>
     public string? BaseUrl { get; set; }
+
+    /// <summary>Azure OpenAI only: the API version (default <see cref="ProviderTypes.DefaultAzureApiVersion"/>; <c>v1</c> for the v1 API).</summary>
+    public string? ApiVersion { get; set; }
+
+    /// <summary>Azure OpenAI only: the name of the Azure deployment (default: <see cref="Model"/>, or the caller's model for <c>*</c>).</summary>
+    public string? AzureDeployment { get; set; }
+
+    /// <summary>What the model can do; unset values take the provider type's defaults.</summary>
+    public CapabilityOptions Capabilities { get; set; } = new();
 
     /// <summary>The provider's model name, or <c>*</c> to serve whatever model the caller names.</summary>
     public string? Model { get; set; }
@@ -31,6 +46,9 @@ public sealed class DeploymentOptions
 
     /// <summary>Lower is tried first.</summary>
     public int Priority { get; set; }
+
+    /// <summary>Share of traffic under the router's weighted strategy (default 1; 0 takes none unless others fail).</summary>
+    public int Weight { get; set; } = 1;
 
     public bool Enabled { get; set; } = true;
 
@@ -45,6 +63,28 @@ public sealed class DeploymentOptions
 
     /// <summary>The setting that created this deployment when it did not come from the list (e.g. OPENAI_BASE_URL).</summary>
     internal string? SettingName { get; init; }
+
+    /// <summary>For such a deployment, the setting behind individual fields (e.g. ApiVersion → AZURE_OPENAI_API_VERSION).</summary>
+    internal IReadOnlyDictionary<string, string>? FieldSettings { get; init; }
+}
+
+/// <summary>A deployment's capabilities as configured; null takes the provider type's default.</summary>
+public sealed class CapabilityOptions
+{
+    /// <summary>Accepts image content parts.</summary>
+    public bool? Vision { get; set; }
+
+    /// <summary>Accepts tools (function calling).</summary>
+    public bool? Tools { get; set; }
+
+    /// <summary>Honours <c>response_format</c> JSON mode / JSON schema natively.</summary>
+    public bool? JsonMode { get; set; }
+
+    /// <summary>Context window in tokens.</summary>
+    public int? ContextWindow { get; set; }
+
+    /// <summary>Serves embeddings.</summary>
+    public bool? Embeddings { get; set; }
 }
 
 /// <summary>Per-deployment resilience (the seeds' defaults).</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Text.RegularExpressions;
 using AiMesh.Contracts;
 using Microsoft.Extensions.Options;
 
@@ -20,60 +21,195 @@ public sealed class ProviderCatalog
 
     public DeploymentConfig? Find(string id) => _byId.GetValueOrDefault(id);
 
-    private static DeploymentConfig Freeze(DeploymentOptions o)
+    /// <summary>A validated <see cref="DeploymentOptions"/> as the immutable config the service runs on.</summary>
+    public static DeploymentConfig Freeze(DeploymentOptions o)
     {
+        ArgumentNullException.ThrowIfNull(o);
         var price = o.InputPricePerMillion is null && o.OutputPricePerMillion is null
             ? null
             : new ModelPrice(o.InputPricePerMillion ?? 0, o.OutputPricePerMillion ?? 0, o.CachedInputPricePerMillion ?? o.InputPricePerMillion ?? 0);
+        var baseUrl = string.IsNullOrWhiteSpace(o.BaseUrl) ? ProviderTypes.DefaultBaseUrl(o.Provider)! : o.BaseUrl.Trim();
+        var defaults = ProviderTypes.DefaultCapabilities(o.Provider!, o.Model!);
+        var c = o.Capabilities;
         return new DeploymentConfig(
             o.Id!,
             o.Provider!,
-            new Uri(o.BaseUrl!.TrimEnd('/') + "/"),
+            new Uri(baseUrl.TrimEnd('/') + "/"),
             o.Model!,
             o.Aliases.ToArray(),
             string.IsNullOrWhiteSpace(o.ApiKeySecret) ? null : o.ApiKeySecret,
             o.Priority,
             o.Enabled,
             price,
-            o.Resilience);
+            o.Resilience)
+        {
+            Weight = o.Weight,
+            ApiVersion = string.IsNullOrWhiteSpace(o.ApiVersion) ? ProviderTypes.DefaultAzureApiVersion : o.ApiVersion.Trim(),
+            AzureDeployment = string.IsNullOrWhiteSpace(o.AzureDeployment) ? null : o.AzureDeployment.Trim(),
+            Capabilities = new DeploymentCapabilities(
+                c.Vision ?? defaults.Vision,
+                c.Tools ?? defaults.Tools,
+                c.JsonMode ?? defaults.JsonMode,
+                c.ContextWindow ?? defaults.ContextWindow,
+                c.Embeddings ?? defaults.Embeddings),
+        };
     }
 }
 
 /// <summary>
-/// The providers' own conventional variables configure a deployment with no file at all:
-/// <c>OPENAI_API_KEY</c> and/or <c>OPENAI_BASE_URL</c> (or, in Dapr mode where the key lives in
-/// the secret store, <c>AIMESH_OPENAI_DEPLOYMENT=true</c>) add the deployment <c>openai</c>, which
-/// serves any model the caller names. The key itself is read from the secret store
-/// (<c>openai-api-key</c>; in embedded mode that is the OPENAI_API_KEY variable).
+/// The providers' own conventional variables configure a deployment each with no file at all, serving
+/// any model the caller names (<c>*</c>):
+/// <list type="bullet">
+/// <item><c>OPENAI_API_KEY</c> and/or <c>OPENAI_BASE_URL</c> → deployment <c>openai</c>;</item>
+/// <item><c>AZURE_OPENAI_ENDPOINT</c> (+ <c>AZURE_OPENAI_API_KEY</c>, <c>AZURE_OPENAI_DEPLOYMENT</c>,
+/// <c>AZURE_OPENAI_API_VERSION</c>) → <c>azure-openai</c>, serving the named Azure deployment (else the caller's model name);</item>
+/// <item><c>ANTHROPIC_API_KEY</c> and/or <c>ANTHROPIC_BASE_URL</c> → <c>anthropic</c>;</item>
+/// <item><c>GEMINI_API_KEY</c> and/or <c>GEMINI_BASE_URL</c> → <c>gemini</c>;</item>
+/// <item><c>OLLAMA_HOST</c> → <c>ollama</c> (no key).</item>
+/// </list>
+/// In Dapr mode, where keys live in the secret store, <c>AIMESH_OPENAI_DEPLOYMENT=true</c>,
+/// <c>AIMESH_ANTHROPIC_DEPLOYMENT=true</c> and <c>AIMESH_GEMINI_DEPLOYMENT=true</c> add the deployment
+/// without the key variable. Keys are always read from the secret store (<c>openai-api-key</c>,
+/// <c>azure-openai-api-key</c>, <c>anthropic-api-key</c>, <c>gemini-api-key</c>; in embedded mode these are
+/// the variables themselves). A configured deployment with the same id wins.
 /// </summary>
-internal sealed class EnvironmentDeployments(IConfiguration configuration) : IPostConfigureOptions<ProviderCatalogOptions>
+internal sealed partial class EnvironmentDeployments(IConfiguration configuration) : IPostConfigureOptions<ProviderCatalogOptions>
 {
     public const string OpenAiId = "openai";
+    public const string AzureOpenAiId = "azure-openai";
+    public const string AnthropicId = "anthropic";
+    public const string GeminiId = "gemini";
+    public const string OllamaId = "ollama";
 
     public void PostConfigure(string? name, ProviderCatalogOptions options)
     {
-        var key = configuration["OPENAI_API_KEY"];
-        var baseUrl = configuration["OPENAI_BASE_URL"];
-        var requested = string.Equals(configuration["AIMESH_OPENAI_DEPLOYMENT"], "true", StringComparison.OrdinalIgnoreCase);
-        if ((string.IsNullOrEmpty(key) && string.IsNullOrEmpty(baseUrl) && !requested) || options.Deployments.Any(d => d.Id == OpenAiId))
+        if (Wanted("OPENAI_API_KEY", "OPENAI_BASE_URL", "AIMESH_OPENAI_DEPLOYMENT"))
         {
-            return;
+            Add(options, new DeploymentOptions
+            {
+                Id = OpenAiId,
+                Provider = ProviderTypes.OpenAi,
+                BaseUrl = Value("OPENAI_BASE_URL") ?? ProviderTypes.DefaultBaseUrl(ProviderTypes.OpenAi),
+                Model = DeploymentConfig.AnyModel,
+                ApiKeySecret = SecretNames.OpenAiApiKey,
+                SettingName = "OPENAI_BASE_URL",
+            });
         }
 
-        options.Deployments.Add(new DeploymentOptions
+        if (Value("AZURE_OPENAI_ENDPOINT") is not null || Value("AZURE_OPENAI_API_KEY") is not null)
         {
-            Id = OpenAiId,
-            Provider = ProviderTypes.OpenAi,
-            BaseUrl = string.IsNullOrEmpty(baseUrl) ? "https://api.openai.com/v1" : baseUrl,
-            Model = DeploymentConfig.AnyModel,
-            ApiKeySecret = SecretNames.OpenAiApiKey,
-            SettingName = "OPENAI_BASE_URL",
-        });
+            Add(options, new DeploymentOptions
+            {
+                Id = AzureOpenAiId,
+                Provider = ProviderTypes.AzureOpenAi,
+                BaseUrl = Value("AZURE_OPENAI_ENDPOINT"),
+                Model = Value("AZURE_OPENAI_DEPLOYMENT") ?? DeploymentConfig.AnyModel,
+                ApiVersion = Value("AZURE_OPENAI_API_VERSION"),
+                ApiKeySecret = SecretNames.AzureOpenAiApiKey,
+                SettingName = "AZURE_OPENAI_ENDPOINT",
+                FieldSettings = new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    ["BaseUrl"] = "AZURE_OPENAI_ENDPOINT",
+                    ["Model"] = "AZURE_OPENAI_DEPLOYMENT",
+                    ["ApiVersion"] = "AZURE_OPENAI_API_VERSION",
+                },
+            });
+        }
+
+        if (Wanted("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "AIMESH_ANTHROPIC_DEPLOYMENT"))
+        {
+            Add(options, new DeploymentOptions
+            {
+                Id = AnthropicId,
+                Provider = ProviderTypes.Anthropic,
+                BaseUrl = Value("ANTHROPIC_BASE_URL") ?? ProviderTypes.DefaultBaseUrl(ProviderTypes.Anthropic),
+                Model = DeploymentConfig.AnyModel,
+                ApiKeySecret = SecretNames.AnthropicApiKey,
+                SettingName = "ANTHROPIC_BASE_URL",
+            });
+        }
+
+        if (Wanted("GEMINI_API_KEY", "GEMINI_BASE_URL", "AIMESH_GEMINI_DEPLOYMENT"))
+        {
+            Add(options, new DeploymentOptions
+            {
+                Id = GeminiId,
+                Provider = ProviderTypes.Gemini,
+                BaseUrl = Value("GEMINI_BASE_URL") ?? ProviderTypes.DefaultBaseUrl(ProviderTypes.Gemini),
+                Model = DeploymentConfig.AnyModel,
+                ApiKeySecret = SecretNames.GeminiApiKey,
+                SettingName = "GEMINI_BASE_URL",
+            });
+        }
+
+        if (Value("OLLAMA_HOST") is { } ollamaHost)
+        {
+            Add(options, new DeploymentOptions
+            {
+                Id = OllamaId,
+                Provider = ProviderTypes.Ollama,
+                BaseUrl = OllamaBaseUrl(ollamaHost),
+                Model = DeploymentConfig.AnyModel,
+                SettingName = "OLLAMA_HOST",
+            });
+        }
     }
+
+    /// <summary>
+    /// OLLAMA_HOST as the Ollama clients read it: <c>host</c>, <c>host:port</c> or a URL; the scheme
+    /// defaults to http, the port to 11434 (443 for https), and the bind-all address 0.0.0.0 means this machine.
+    /// </summary>
+    public static string OllamaBaseUrl(string host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var value = host.Trim();
+        var schemeEnd = value.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd < 0)
+        {
+            value = "http://" + value;
+            schemeEnd = 4;
+        }
+
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
+        {
+            return host;
+        }
+
+        var authority = value[(schemeEnd + 3)..].Split('/', 2)[0];
+        var builder = new UriBuilder(uri);
+        if (!ExplicitPort().IsMatch(authority))
+        {
+            builder.Port = uri.Scheme == Uri.UriSchemeHttps ? 443 : 11434;
+        }
+
+        if (builder.Host is "0.0.0.0" or "[::]")
+        {
+            builder.Host = "127.0.0.1";
+        }
+
+        return builder.Uri.ToString().TrimEnd('/');
+    }
+
+    private bool Wanted(string keyVariable, string baseUrlVariable, string flagVariable) =>
+        Value(keyVariable) is not null || Value(baseUrlVariable) is not null
+        || string.Equals(configuration[flagVariable], "true", StringComparison.OrdinalIgnoreCase);
+
+    private string? Value(string name) => configuration[name] is { Length: > 0 } value ? value : null;
+
+    private static void Add(ProviderCatalogOptions options, DeploymentOptions deployment)
+    {
+        if (!options.Deployments.Any(d => d.Id == deployment.Id))
+        {
+            options.Deployments.Add(deployment);
+        }
+    }
+
+    [GeneratedRegex(@":\d+$", RegexOptions.CultureInvariant)]
+    private static partial Regex ExplicitPort();
 }
 
 /// <summary>Checks the catalog as a whole and reports every problem at once, naming each setting.</summary>
-internal sealed class ProviderCatalogValidator : IValidateOptions<ProviderCatalogOptions>
+internal sealed partial class ProviderCatalogValidator : IValidateOptions<ProviderCatalogOptions>
 {
     public ValidateOptionsResult Validate(string? name, ProviderCatalogOptions options)
     {
@@ -83,54 +219,117 @@ internal sealed class ProviderCatalogValidator : IValidateOptions<ProviderCatalo
         {
             var d = options.Deployments[i];
             var at = d.SettingName ?? $"{ProviderCatalogOptions.Section}:Deployments:{i}";
-            var field = d.SettingName is null ? (Func<string, string>)(f => $"{at}:{f}") : _ => at;
+            string Field(string f) => d.FieldSettings?.GetValueOrDefault(f) ?? (d.SettingName is null ? $"{at}:{f}" : at);
             if (string.IsNullOrWhiteSpace(d.Id))
             {
-                errors.Add($"{field("Id")} is required.");
+                errors.Add($"{Field("Id")} is required.");
             }
             else if (!ids.Add(d.Id))
             {
-                errors.Add($"{field("Id")} '{d.Id}' is used by more than one deployment.");
+                errors.Add($"{Field("Id")} '{d.Id}' is used by more than one deployment.");
             }
 
-            if (d.Provider is null || !ProviderTypes.Supported.Contains(d.Provider))
+            var supported = d.Provider is not null && ProviderTypes.Supported.Contains(d.Provider);
+            if (!supported)
             {
-                errors.Add($"{field("Provider")} '{d.Provider}' is not supported; expected one of: {string.Join(", ", ProviderTypes.Supported)}.");
+                errors.Add($"{Field("Provider")} '{d.Provider}' is not supported; expected one of: {string.Join(", ", ProviderTypes.Supported)}.");
             }
 
-            if (!Uri.TryCreate(d.BaseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            if (string.IsNullOrWhiteSpace(d.BaseUrl))
             {
-                errors.Add($"{field("BaseUrl")} '{d.BaseUrl}' is not an absolute http(s) URL.");
+                if (supported && ProviderTypes.DefaultBaseUrl(d.Provider) is null)
+                {
+                    errors.Add(d.Provider == ProviderTypes.AzureOpenAi
+                        ? $"{Field("BaseUrl")} is required for provider '{d.Provider}' (the resource endpoint, e.g. https://NAME.openai.azure.com)."
+                        : $"{Field("BaseUrl")} is required for provider '{d.Provider}'.");
+                }
+            }
+            else if (!Uri.TryCreate(d.BaseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                errors.Add($"{Field("BaseUrl")} '{d.BaseUrl}' is not an absolute http(s) URL.");
             }
 
             if (string.IsNullOrWhiteSpace(d.Model))
             {
-                errors.Add($"{field("Model")} is required ('*' serves any model the caller names).");
+                errors.Add($"{Field("Model")} is required ('*' serves any model the caller names).");
             }
+
+            ValidateAzure(d, Field, errors);
 
             if (d.InputPricePerMillion < 0 || d.OutputPricePerMillion < 0 || d.CachedInputPricePerMillion < 0)
             {
                 errors.Add($"{at}: prices must not be negative.");
             }
 
+            if (d.Weight < 0)
+            {
+                errors.Add($"{Field("Weight")} must not be negative.");
+            }
+
+            if (d.Capabilities.ContextWindow is <= 0)
+            {
+                errors.Add($"{Field("Capabilities:ContextWindow")} must be a positive number of tokens.");
+            }
+
             var r = d.Resilience;
             if (r.AttemptTimeout <= TimeSpan.Zero || r.TotalTimeout <= TimeSpan.Zero)
             {
-                errors.Add($"{field("Resilience")}: timeouts must be positive.");
+                errors.Add($"{Field("Resilience")}: timeouts must be positive.");
             }
 
             if (r.MaxRetries is < 0 or > 10)
             {
-                errors.Add($"{field("Resilience:MaxRetries")} must be between 0 and 10.");
+                errors.Add($"{Field("Resilience:MaxRetries")} must be between 0 and 10.");
             }
 
             if (r.BreakerFailureRatio is <= 0 or > 1 || r.BreakerMinimumThroughput < 2
                 || r.BreakerSamplingDuration < TimeSpan.FromMilliseconds(500) || r.BreakerBreakDuration < TimeSpan.FromMilliseconds(500))
             {
-                errors.Add($"{field("Resilience")}: breaker needs a failure ratio in (0, 1], a minimum throughput of at least 2 and durations of at least 500 ms.");
+                errors.Add($"{Field("Resilience")}: breaker needs a failure ratio in (0, 1], a minimum throughput of at least 2 and durations of at least 500 ms.");
             }
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    /// <summary>Whether a name can stand in an Azure deployment URL (letters, digits, '.', '_' and '-', not only dots).</summary>
+    public static bool IsAzureDeploymentName(string name) => AzureDeploymentName().IsMatch(name) && name.Trim('.').Length > 0;
+
+    private static void ValidateAzure(DeploymentOptions d, Func<string, string> field, List<string> errors)
+    {
+        if (d.Provider != ProviderTypes.AzureOpenAi)
+        {
+            if (!string.IsNullOrWhiteSpace(d.ApiVersion))
+            {
+                errors.Add($"{field("ApiVersion")} applies only to provider '{ProviderTypes.AzureOpenAi}'.");
+            }
+
+            if (!string.IsNullOrWhiteSpace(d.AzureDeployment))
+            {
+                errors.Add($"{field("AzureDeployment")} applies only to provider '{ProviderTypes.AzureOpenAi}'.");
+            }
+
+            return;
+        }
+
+        if (!string.IsNullOrWhiteSpace(d.ApiVersion) && !AzureApiVersion().IsMatch(d.ApiVersion.Trim()))
+        {
+            errors.Add($"{field("ApiVersion")} '{d.ApiVersion}' is not an Azure OpenAI API version (yyyy-MM-dd, yyyy-MM-dd-preview, or v1).");
+        }
+
+        if (!string.IsNullOrWhiteSpace(d.AzureDeployment) && !IsAzureDeploymentName(d.AzureDeployment.Trim()))
+        {
+            errors.Add($"{field("AzureDeployment")} '{d.AzureDeployment}' is not a valid Azure deployment name (letters, digits, '.', '_' and '-').");
+        }
+        else if (string.IsNullOrWhiteSpace(d.AzureDeployment) && d.Model is { Length: > 0 } model && model != DeploymentConfig.AnyModel && !IsAzureDeploymentName(model))
+        {
+            errors.Add($"{field("Model")} '{model}' cannot be used as the Azure deployment name; set {field("AzureDeployment")}.");
+        }
+    }
+
+    [GeneratedRegex(@"^(\d{4}-\d{2}-\d{2}(-preview)?|v1)$", RegexOptions.CultureInvariant)]
+    private static partial Regex AzureApiVersion();
+
+    [GeneratedRegex(@"^[A-Za-z0-9._\-]{1,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex AzureDeploymentName();
 }

@@ -16,6 +16,7 @@ public sealed class DeploymentRuntime
     private readonly TimeProvider _time;
     private int _inFlight;
     private long _reopensAtTicks;
+    private long _adaptiveTimeoutTicks;
 
     public DeploymentRuntime(DeploymentConfig config, TimeProvider time, Func<double> random)
     {
@@ -51,9 +52,25 @@ public sealed class DeploymentRuntime
                     return ValueTask.CompletedTask;
                 },
             })
-            .AddTimeout(r.AttemptTimeout)
+            .AddTimeout(new TimeoutStrategyOptions { TimeoutGenerator = _ => ValueTask.FromResult(AttemptTimeout) })
             .Build();
     }
+
+    /// <summary>
+    /// The attempt timeout in force: the health service's adaptive timeout (p95 × 1.5 within its
+    /// bounds) when it has one for this deployment, never longer than the configured one.
+    /// </summary>
+    public TimeSpan AttemptTimeout
+    {
+        get
+        {
+            var adaptive = Interlocked.Read(ref _adaptiveTimeoutTicks);
+            return adaptive > 0 && adaptive < Config.Resilience.AttemptTimeout.Ticks ? TimeSpan.FromTicks(adaptive) : Config.Resilience.AttemptTimeout;
+        }
+    }
+
+    /// <summary>Sets (or, with null, clears) the adaptive timeout.</summary>
+    public void SetAdaptiveTimeout(TimeSpan? timeout) => Interlocked.Exchange(ref _adaptiveTimeoutTicks, timeout?.Ticks ?? 0);
 
     public DeploymentConfig Config { get; }
 

@@ -64,7 +64,12 @@ public sealed partial class ChatPipeline(
             return;
         }
 
-        var verdict = await validation.ValidateChatAsync(request!, context.RequestAborted);
+        ValidationVerdict verdict;
+        using (GatewayTracing.Start("validate"))
+        {
+            verdict = await validation.ValidateChatAsync(request!, context.RequestAborted);
+        }
+
         if (!verdict.IsValid)
         {
             var first = verdict.Issues[0];
@@ -74,6 +79,8 @@ public sealed partial class ChatPipeline(
         }
 
         request = verdict.Normalised!;
+        using var activity = GatewayTracing.StartChat(request.Model!, requestId, caller.TenantId);
+        using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["RequestId"] = requestId, ["TenantId"] = caller.TenantId, ["Model"] = request.Model });
         if (!caller.MayUse(request.Model!))
         {
             await WriteErrorAsync(context, new GatewayError(403, new OpenAiError($"This key may not use the model '{request.Model}'.", "permission_error", "model", "model_not_allowed")));
@@ -94,6 +101,7 @@ public sealed partial class ChatPipeline(
         var candidates = plan.Deployments;
         var outcome = new Outcome(requestId, caller, request.Model!, started) { Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens };
         var reservation = new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens));
+        using var reserveSpan = GatewayTracing.Start("quota.reserve");
         var decision = await quota.ReserveAsync(outcome.Subject, reservation with { Limits = caller.Tenant?.Limits }, context.RequestAborted);
         var deniedFor = $"Tenant '{caller.TenantId}'";
         if (decision.Allowed && outcome.KeySubject is not null)
@@ -108,10 +116,12 @@ public sealed partial class ChatPipeline(
             }
         }
 
+        reserveSpan?.Dispose();
         WriteRateLimitHeaders(context, decision);
         if (!decision.Allowed)
         {
             metrics.Rejected(decision.DeniedBy ?? "rate_limit");
+            activity?.SetTag("aimesh.denied_by", decision.DeniedBy);
             await WriteErrorAsync(context, QuotaError(decision, deniedFor));
             return;
         }
@@ -126,7 +136,14 @@ public sealed partial class ChatPipeline(
             var cacheable = cache.IsCacheable(caller.TenantId, request);
             outcome.Cache = cacheable && !NoCache(context) ? "miss" : "bypass";
             var cacheKey = cacheable ? await cache.KeyAsync(caller.TenantId, request, context.RequestAborted) : null;
-            if (outcome.Cache == "miss" && await cache.GetAsync(cacheKey!, context.RequestAborted) is { } hit)
+            CachedCompletion? hit = null;
+            if (outcome.Cache == "miss")
+            {
+                using var lookup = GatewayTracing.Start("cache.lookup");
+                hit = await cache.GetAsync(cacheKey!, context.RequestAborted);
+            }
+
+            if (hit is not null)
             {
                 outcome.Cache = "hit";
                 metrics.Cache(hit: true);
@@ -164,6 +181,28 @@ public sealed partial class ChatPipeline(
         finally
         {
             await FinishAsync(outcome, started);
+            Tag(activity, outcome);
+        }
+    }
+
+    private static void Tag(System.Diagnostics.Activity? activity, Outcome outcome)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag("gen_ai.system", outcome.Provider);
+        activity.SetTag("gen_ai.usage.input_tokens", outcome.Usage?.PromptTokens);
+        activity.SetTag("gen_ai.usage.output_tokens", outcome.Usage?.CompletionTokens);
+        activity.SetTag("aimesh.deployment", outcome.Deployment);
+        activity.SetTag("aimesh.cache", outcome.Cache);
+        activity.SetTag("aimesh.attempts", outcome.Attempts);
+        activity.SetTag("aimesh.cost_usd", (double)outcome.CostUsd);
+        activity.SetTag("http.response.status_code", outcome.Status);
+        if (outcome.Status >= 400)
+        {
+            activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
         }
     }
 
@@ -209,6 +248,7 @@ public sealed partial class ChatPipeline(
         WriteRouteHeaders(context, outcome);
         context.Response.Headers["x-aimesh-cost-usd"] = "0";
         await AcknowledgeAsync(outcome);
+        WriteOverhead(context, outcome);
         context.Response.StatusCode = StatusCodes.Status200OK;
         if (request.Stream != true)
         {
@@ -240,12 +280,15 @@ public sealed partial class ChatPipeline(
 
             var attemptStarted = time.GetTimestamp();
             using (inFlight.Track(deployment.Id))
+            using (var span = GatewayTracing.StartAttempt(deployment.Id, deployment.Provider, request.Model!))
             {
                 last = await AttemptAsync(deployment, outcome.RequestId, request, context.RequestAborted);
+                span?.SetTag("http.response.status_code", last.StatusCode);
             }
 
             var elapsed = time.GetElapsedTime(attemptStarted);
             outcome.Attempts++;
+            outcome.ProviderTime += elapsed;
             await SettleDeploymentAsync(deployment, outcome, last.Failure == ProviderFailureKind.None ? last.CostUsd : 0m);
             metrics.Attempt(last.Provider, last.DeploymentId, last.StatusCode, elapsed.TotalSeconds);
             if (last.Failure != ProviderFailureKind.Transient)
@@ -279,6 +322,7 @@ public sealed partial class ChatPipeline(
         outcome.CostUsd = last.CostUsd;
         context.Response.Headers["x-aimesh-cost-usd"] = FormatCost(last.CostUsd);
         await AcknowledgeAsync(outcome);
+        WriteOverhead(context, outcome);
         if (cacheKey is not null)
         {
             await cache.SetAsync(cacheKey, outcome.Caller.TenantId, request.Model!, new CachedCompletion(body, last.Usage ?? new Usage(), last.DeploymentId, last.Provider), CancellationToken.None);
@@ -305,10 +349,12 @@ public sealed partial class ChatPipeline(
             outcome.Attempts++;
             var settled = false;
             using var tracked = inFlight.Track(deployment.Id);
+            using var span = GatewayTracing.StartAttempt(deployment.Id, deployment.Provider, request.Model!);
             try
             {
                 await using var events = StreamAttempt(deployment, outcome.RequestId, request, context.RequestAborted).GetAsyncEnumerator(context.RequestAborted);
                 var first = await events.MoveNextAsync() ? events.Current : null;
+                outcome.ProviderTime += time.GetElapsedTime(attemptStarted);
                 if (first is null || first.Kind == StreamEventKind.Error)
                 {
                     lastFailure = first ?? TransportFailure(deployment);
@@ -330,6 +376,8 @@ public sealed partial class ChatPipeline(
                 outcome.Status = 200;
                 WriteRouteHeaders(context, outcome);
                 StartStream(context);
+                WriteOverhead(context, outcome);
+                metrics.FirstToken(deployment.Provider, request.Model!, time.GetElapsedTime(attemptStarted).TotalSeconds);
                 await context.Response.StartAsync(context.RequestAborted);
                 var chunks = cacheKey is null ? null : new List<string>();
                 while (await events.MoveNextAsync())
@@ -499,6 +547,7 @@ public sealed partial class ChatPipeline(
         if (outcome.Usage is { } usage && outcome.Provider is not null && outcome.Cache != "hit")
         {
             metrics.Usage(outcome.Provider, outcome.Deployment!, usage.PromptTokens, usage.CompletionTokens, outcome.CostUsd);
+            metrics.Operation(outcome.Provider, outcome.Model, time.GetElapsedTime(started).TotalSeconds, usage.PromptTokens, usage.CompletionTokens);
         }
 
         var latencyMs = time.GetElapsedTime(started).TotalMilliseconds;
@@ -548,6 +597,14 @@ public sealed partial class ChatPipeline(
             FailedAttempts = outcome.Failed.ToArray(),
         };
         await events.PublishAsync(Topics.Usage, usage, CancellationToken.None);
+    }
+
+    /// <summary>Time spent in AiMesh so far, the provider's time excluded: a header and a histogram.</summary>
+    private void WriteOverhead(HttpContext context, Outcome outcome)
+    {
+        var overhead = time.GetElapsedTime(outcome.Started) - outcome.ProviderTime;
+        metrics.Overhead(Math.Max(0, overhead.TotalSeconds));
+        context.Response.Headers["x-aimesh-overhead-ms"] = Math.Max(0, overhead.TotalMilliseconds).ToString("0.###", CultureInfo.InvariantCulture);
     }
 
     private static decimal EstimateCost(IReadOnlyList<DeploymentInfo> candidates, int promptTokens, int outputTokens) =>
@@ -645,6 +702,8 @@ public sealed partial class ChatPipeline(
         public string Cache { get; set; } = "bypass";
         public Usage? Usage { get; set; }
         public decimal CostUsd { get; set; }
+        /// <summary>Time the attempts took (to the first event, for streams): what is not the gateway's own.</summary>
+        public TimeSpan ProviderTime { get; set; }
         public GatewayError? DeploymentBudgetError { get; set; }
         public List<FailedAttempt> Failed { get; } = [];
     }

@@ -12,6 +12,9 @@ public sealed class DeploymentDirectory(IProviderAdapterClient providers, TimePr
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private (IReadOnlyList<DeploymentInfo> Deployments, DateTimeOffset Until)? _cached;
 
+    /// <summary>The last list fetched (empty before the first request): for metrics, which must not wait.</summary>
+    public IReadOnlyList<DeploymentInfo> Cached => _cached?.Deployments ?? [];
+
     public async ValueTask<IReadOnlyList<DeploymentInfo>> GetAsync(CancellationToken cancellationToken)
     {
         if (_cached is { } cached && cached.Until > time.GetUtcNow())

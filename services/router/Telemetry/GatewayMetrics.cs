@@ -15,11 +15,26 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _cacheHits;
     private readonly Counter<long> _cacheMisses;
+    private readonly Histogram<double> _overhead;
+    private readonly Histogram<long> _genAiTokens;
+    private readonly Histogram<double> _genAiDuration;
+    private readonly Histogram<double> _timeToFirstToken;
 
-    public GatewayMetrics(IMeterFactory meters)
+    public GatewayMetrics(IMeterFactory meters, Routing.DeploymentDirectory directory)
     {
         ArgumentNullException.ThrowIfNull(meters);
+        ArgumentNullException.ThrowIfNull(directory);
         var meter = meters.Create(MeterName);
+        // 0 closed, 1 half-open, 2 open (3 isolated): alert on ai_provider_circuit_breaker_state == 2.
+        meter.CreateObservableGauge("ai_provider_circuit_breaker_state", () => directory.Cached.Select(d => new Measurement<int>(
+            d.BreakerState switch { "closed" => 0, "half-open" => 1, "open" => 2, _ => 3 },
+            new KeyValuePair<string, object?>("provider", d.Provider), new KeyValuePair<string, object?>("deployment", d.Id))),
+            description: "Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open, 3 isolated.");
+        _overhead = meter.CreateHistogram<double>("aimesh_gateway_overhead_seconds", unit: "s", description: "Time spent in AiMesh itself, the provider's time excluded.");
+        // OpenTelemetry GenAI semantic conventions.
+        _genAiTokens = meter.CreateHistogram<long>("gen_ai.client.token.usage", unit: "{token}", description: "Tokens used per request.");
+        _genAiDuration = meter.CreateHistogram<double>("gen_ai.client.operation.duration", unit: "s", description: "Duration of GenAI operations.");
+        _timeToFirstToken = meter.CreateHistogram<double>("gen_ai.server.time_to_first_token", unit: "s", description: "Time to the first streamed chunk.");
         _requests = meter.CreateCounter<long>("ai_provider_requests", description: "Provider attempts by outcome.");
         _latency = meter.CreateHistogram<double>("ai_provider_latency_seconds", description: "Provider attempt latency in seconds.");
         _cost = meter.CreateCounter<double>("ai_provider_cost_usd", description: "Cost of provider calls in USD.");
@@ -42,6 +57,23 @@ public sealed class GatewayMetrics
         _tokens.Add(outputTokens, new TagList { { "provider", provider }, { "deployment", deployment }, { "type", "output" } });
         _cost.Add((double)costUsd, new TagList { { "provider", provider }, { "deployment", deployment } });
     }
+
+    public void Overhead(double seconds) => _overhead.Record(seconds);
+
+    public void Operation(string provider, string model, double seconds, int inputTokens, int outputTokens)
+    {
+        var tags = new TagList { { "gen_ai.operation.name", "chat" }, { "gen_ai.system", provider }, { "gen_ai.request.model", model } };
+        _genAiDuration.Record(seconds, tags);
+        var input = tags;
+        input.Add("gen_ai.token.type", "input");
+        _genAiTokens.Record(inputTokens, input);
+        var output = tags;
+        output.Add("gen_ai.token.type", "output");
+        _genAiTokens.Record(outputTokens, output);
+    }
+
+    public void FirstToken(string provider, string model, double seconds) =>
+        _timeToFirstToken.Record(seconds, new TagList { { "gen_ai.system", provider }, { "gen_ai.request.model", model } });
 
     public void Rejected(string reason) => _rejections.Add(1, new TagList { { "reason", reason } });
 

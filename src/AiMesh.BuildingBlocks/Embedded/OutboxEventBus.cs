@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using AiMesh.BuildingBlocks.PubSub;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,8 @@ public sealed partial class OutboxEventBus(
     ILogger<OutboxEventBus> logger) : BackgroundService, IEventPublisher
 {
     private readonly EventSubscription[] _subscriptions = subscriptions.ToArray();
+    public const string ActivitySourceName = "AiMesh.BuildingBlocks";
+    private static readonly ActivitySource Tracing = new(ActivitySourceName);
     private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
 
     public async Task PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : class
@@ -48,13 +51,16 @@ public sealed partial class OutboxEventBus(
         }
 
         var payload = JsonSerializer.SerializeToUtf8Bytes(message, AiMeshJson.Options);
+        // The W3C traceparent travels with the event, as Dapr carries it in the CloudEvent.
+        var traceParent = Activity.Current?.Id;
         await database.WriteAsync((connection, transaction) =>
         {
             foreach (var subscriber in subscribers)
             {
                 using var command = connection.CreateCommand();
                 command.Transaction = transaction;
-                command.CommandText = "INSERT INTO outbox (subscriber, topic, payload) VALUES ($subscriber, $topic, $payload)";
+                command.CommandText = "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace)";
+                command.Parameters.AddWithValue("$trace", (object?)traceParent ?? DBNull.Value);
                 command.Parameters.AddWithValue("$subscriber", subscriber.Name);
                 command.Parameters.AddWithValue("$topic", topic);
                 command.Parameters.AddWithValue("$payload", payload);
@@ -100,19 +106,19 @@ public sealed partial class OutboxEventBus(
     private async Task<(int Delivered, long? NextDue)> DeliverDueAsync(CancellationToken stoppingToken)
     {
         var now = Now();
-        var rows = new List<(long Id, string Subscriber, byte[] Payload, int Attempts)>();
+        var rows = new List<(long Id, string Subscriber, byte[] Payload, int Attempts, string? TraceParent)>();
         long? nextDue = null;
         using (var connection = database.Open())
         using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT id, subscriber, payload, attempts, next_attempt_at FROM outbox WHERE dead = 0 ORDER BY id LIMIT 256";
+            command.CommandText = "SELECT id, subscriber, payload, attempts, next_attempt_at, trace_parent FROM outbox WHERE dead = 0 ORDER BY id LIMIT 256";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
                 var due = reader.GetInt64(4);
                 if (due <= now)
                 {
-                    rows.Add((reader.GetInt64(0), reader.GetString(1), (byte[])reader[2], reader.GetInt32(3)));
+                    rows.Add((reader.GetInt64(0), reader.GetString(1), (byte[])reader[2], reader.GetInt32(3), reader.IsDBNull(5) ? null : reader.GetString(5)));
                 }
                 else
                 {
@@ -133,6 +139,9 @@ public sealed partial class OutboxEventBus(
                 }
 
                 var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
+                ActivityContext.TryParse(row.TraceParent, null, out var parent);
+                using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
+                activity?.SetTag("messaging.destination.name", subscription.Topic);
                 await using (var scope = services.CreateAsyncScope())
                 {
                     await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);

@@ -55,7 +55,8 @@ public sealed class SqliteDatabase : IDisposable
                 payload BLOB NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 0,
                 next_attempt_at INTEGER NOT NULL DEFAULT 0,
-                dead INTEGER NOT NULL DEFAULT 0);
+                dead INTEGER NOT NULL DEFAULT 0,
+                trace_parent TEXT NULL);
             """);
     }
 
