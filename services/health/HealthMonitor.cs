@@ -11,6 +11,9 @@ namespace AiMesh.Health;
 /// </summary>
 public sealed partial class HealthMonitor(
     HealthService health,
+    IProviderAdapterClient providers,
+    IDeploymentOperations operations,
+    DeploymentStats stats,
     IEventPublisher events,
     HealthAlertLog alerts,
     IOptionsMonitor<HealthOptions> options,
@@ -45,10 +48,41 @@ public sealed partial class HealthMonitor(
         return report;
     }
 
+    /// <summary>Probes every enabled deployment once; each result is a sample of its statistics too.</summary>
+    public async Task ProbeAllAsync(CancellationToken cancellationToken)
+    {
+        var deployments = await providers.GetDeploymentsAsync(cancellationToken);
+        await Task.WhenAll(deployments.Where(d => d.Enabled).Select(async d =>
+        {
+            var probe = await operations.ProbeAsync(d.Id, cancellationToken);
+            health.RecordProbe(d.Id, probe);
+            stats.Record(d.Id, probe.At, probe.LatencyMs, failed: !probe.Succeeded);
+            if (!probe.Succeeded)
+            {
+                LogProbeFailed(d.Id, probe.Status);
+            }
+        }));
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var nextProbe = time.GetUtcNow() + options.CurrentValue.ProbeInterval;
         while (!stoppingToken.IsCancellationRequested)
         {
+            var interval = options.CurrentValue.ProbeInterval;
+            if (interval > TimeSpan.Zero && time.GetUtcNow() >= nextProbe)
+            {
+                nextProbe = time.GetUtcNow() + interval;
+                try
+                {
+                    await ProbeAllAsync(stoppingToken);
+                }
+                catch (Exception exception) when (exception is HttpRequestException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+                {
+                    LogRoundFailed(exception.GetType().Name);
+                }
+            }
+
             try
             {
                 await PublishOnceAsync(stoppingToken);
@@ -71,6 +105,9 @@ public sealed partial class HealthMonitor(
 
     [LoggerMessage(EventId = 5001, EventName = "health_alert", Level = LogLevel.Warning, Message = "Deployment {DeploymentId} is now {Status} (was {Previous}): {Reason}")]
     private partial void LogStatusChange(string deploymentId, string previous, string status, string reason);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Probe of deployment {DeploymentId} failed (HTTP {Status}; 0 = no answer)")]
+    private partial void LogProbeFailed(string deploymentId, int status);
 
     [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Health round failed ({Failure}); retrying next interval")]
     private partial void LogRoundFailed(string failure);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using AiMesh.BuildingBlocks;
 using AiMesh.BuildingBlocks.Dapr;
 using AiMesh.Contracts;
+using AiMesh.ProviderAdapter.Resilience;
 
 namespace AiMesh.ProviderAdapter;
 
@@ -16,6 +17,10 @@ public static class ProviderAdapterApi
         group.MapPost(ServiceRoutes.Chat, (ProviderChatRequest request, ProviderAdapterService service, CancellationToken cancellationToken) =>
             service.ChatAsync(request, cancellationToken));
         group.MapPost(ServiceRoutes.ChatStream, StreamAsync);
+        group.MapPost(DaprDeploymentOperationsClient.ProbeRoute, async (string deploymentId, DeploymentOperations operations, DeploymentRegistry registry, CancellationToken cancellationToken) =>
+            registry.Find(deploymentId) is null ? Results.NotFound() : Results.Ok(await operations.ProbeAsync(deploymentId, cancellationToken)));
+        group.MapPost(DaprDeploymentOperationsClient.ResetBreakerRoute, (string deploymentId, DeploymentOperations operations, CancellationToken cancellationToken) =>
+            operations.ResetBreakerAsync(deploymentId, cancellationToken));
         return endpoints;
     }
 

@@ -22,8 +22,10 @@ public static class ProviderAdapterExtensions
         services.TryAddSingleton<ProviderCatalog>();
         services.TryAddSingleton<DeploymentRegistry>();
         services.TryAddSingleton<AdaptiveTimeouts>();
+        services.TryAddSingleton<DeploymentOperations>();
         services.AddEventConsumer<DeploymentHealthSnapshot, AdaptiveTimeouts>(Topics.DeploymentHealth, Topics.DeploymentHealthDeadLetter);
         services.TryAddSingleton<ApiKeyProvider>();
+        services.TryAddSingleton<ApiKeyRotation>();
         services.TryAddSingleton<ProviderWires>();
         services.TryAddSingleton<ProviderAdapterService>();
 

@@ -31,6 +31,10 @@ public static class AdminApi
         group.MapGet("/health-alerts", GetHealthAlertsAsync);
         group.MapGet("/circuit-breakers", async (IProviderAdapterClient providers, CancellationToken cancellationToken) =>
             TypedResults.Ok((await providers.GetDeploymentsAsync(cancellationToken)).Select(d => new BreakerView(d.Id, d.Provider, d.BreakerState)).ToList()));
+        group.MapPost("/circuit-breakers/{deploymentId}/reset", async Task<Results<NoContent, ProblemHttpResult>> (string deploymentId, IDeploymentOperations operations, CancellationToken cancellationToken) =>
+            await operations.ResetBreakerAsync(deploymentId, cancellationToken)
+                ? TypedResults.NoContent()
+                : TypedResults.Problem($"Deployment '{deploymentId}' does not exist.", statusCode: 404));
         group.MapTenantsAdminApi();
         return group;
     }

@@ -37,6 +37,7 @@ public static class DaprBuildingBlocks
         AddInvokeClient<IProviderAdapterClient, DaprProviderAdapterClient>(services, AppIds.ProviderAdapter);
         AddInvokeClient<ICostLedgerClient, DaprCostLedgerClient>(services, AppIds.CostLedger);
         AddInvokeClient<IHealthClient, DaprHealthClient>(services, AppIds.Health);
+        AddInvokeClient<IDeploymentOperations, DaprDeploymentOperationsClient>(services, AppIds.ProviderAdapter);
 
         services.TryAddSingleton<IServiceStatusProbe, DaprServiceStatusProbe>();
         services.AddHttpClient(DaprServiceStatusProbe.ClientName)
