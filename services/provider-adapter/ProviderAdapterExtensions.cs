@@ -25,7 +25,6 @@ public static class ProviderAdapterExtensions
         services.TryAddSingleton<DeploymentOperations>();
         services.AddEventConsumer<DeploymentHealthSnapshot, AdaptiveTimeouts>(Topics.DeploymentHealth, Topics.DeploymentHealthDeadLetter);
         services.TryAddSingleton<ApiKeyProvider>();
-        services.TryAddSingleton<ApiKeyRotation>();
         services.TryAddSingleton<ProviderWires>();
         services.TryAddSingleton<ProviderAdapterService>();
 
