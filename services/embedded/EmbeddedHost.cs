@@ -6,6 +6,7 @@ using AiMesh.CostLedger.Quota;
 using AiMesh.Health;
 using AiMesh.ProviderAdapter;
 using AiMesh.Router;
+using AiMesh.Router.Security;
 using AiMesh.ServiceDefaults;
 using AiMesh.Validation;
 
@@ -31,7 +32,7 @@ public static class EmbeddedHost
 
         builder.AddAiMeshDefaults("aimesh");
         builder.Services.AddEmbeddedBuildingBlocks();
-        builder.AddValidation().AddProviderAdapter().AddCostLedger().AddHealthService().AddRouter();
+        builder.AddValidation().AddProviderAdapter().AddCostLedger().AddHealthService().AddRouter().AddRouterProtection();
 
         builder.Services.AddSingleton<IValidationClient>(sp => sp.GetRequiredService<ValidationService>());
         builder.Services.AddSingleton<IProviderAdapterClient>(sp => sp.GetRequiredService<ProviderAdapterService>());
@@ -42,6 +43,7 @@ public static class EmbeddedHost
 
         configure?.Invoke(builder);
         var app = builder.Build();
+        app.UseRouterProtection();
         app.MapAiMeshDefaults();
         app.MapRouter();
         return app;

@@ -14,6 +14,7 @@ public static class QuotaSubjects
 }
 
 /// <summary>One subject's limits; null means unlimited.</summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed class SubjectLimits
 {
     public static readonly SubjectLimits None = new();

@@ -23,8 +23,11 @@ public static partial class TenantsAdminApi
         return admin;
     }
 
+    // Unknown fields are refused: an admin's typo must not silently change nothing.
+    [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
     public sealed record TenantRequest(string? Id, string? Name, List<string>? AllowedModels, SubjectLimits? Limits);
 
+    [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
     public sealed record KeyRequest(string? Name, List<string>? AllowedModels, SubjectLimits? Limits, DateTimeOffset? ExpiresAt);
 
     private static async Task<Results<Created<Tenant>, ValidationProblem, ProblemHttpResult>> CreateTenantAsync(
@@ -54,6 +57,11 @@ public static partial class TenantsAdminApi
         string tenantId, TenantRequest request, TenantDirectory tenants, CancellationToken cancellationToken)
     {
         var errors = Validate(tenantId, request.AllowedModels, request.Limits);
+        if (request.Id is not null && request.Id != tenantId)
+        {
+            errors["id"] = ["A tenant's id cannot change: 'id' in the body must be absent or equal the id in the path."];
+        }
+
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);

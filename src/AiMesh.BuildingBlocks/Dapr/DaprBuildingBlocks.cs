@@ -70,7 +70,8 @@ public static class DaprBuildingBlocks
         where TClient : class, TPort
     {
         // Generations are long and streams longer: the sidecar's resiliency policy owns the timeout.
-        services.AddHttpClient<TPort, TClient>(appId, (sp, http) =>
+        // One named client per port: two ports of one app under one name would stack their handlers.
+        services.AddHttpClient<TPort, TClient>($"{appId}:{typeof(TPort).Name}", (sp, http) =>
             {
                 http.BaseAddress = new Uri($"http://{appId}");
                 http.Timeout = Timeout.InfiniteTimeSpan;
