@@ -155,6 +155,31 @@ public sealed class HealthRoutingTests
     }
 
     [Fact]
+    public async Task Weighted_DistributesRequestsByWeight_WithinOnePercent()
+    {
+        await using var a = await FakeOpenAiProvider.StartAsync();
+        await using var b = await FakeOpenAiProvider.StartAsync();
+        await using var c = await FakeOpenAiProvider.StartAsync();
+        var settings = Deployments("weighted", ("a", a), ("b", b), ("c", c));
+        settings["AiMesh:Deployments:0:Weight"] = "1";
+        settings["AiMesh:Deployments:1:Weight"] = "2";
+        settings["AiMesh:Deployments:2:Weight"] = "3";
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
+        using var client = gateway.CreateClient();
+
+        var served = new List<string>();
+        for (var i = 0; i < 120; i++)
+        {
+            served.Add(await ChatAsync(client));
+        }
+
+        // Smooth weighted round robin is exact over whole cycles of 6: the stated tolerance is ±1%.
+        Assert.InRange(served.Count(d => d == "a"), 19, 21);
+        Assert.InRange(served.Count(d => d == "b"), 39, 41);
+        Assert.InRange(served.Count(d => d == "c"), 59, 61);
+    }
+
+    [Fact]
     public async Task Deadline_Exceeded_Returns504()
     {
         await using var slow = await FakeOpenAiProvider.StartAsync();
