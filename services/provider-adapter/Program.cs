@@ -1,6 +1,7 @@
 using AiMesh.BuildingBlocks.Dapr;
 using AiMesh.Contracts;
 using AiMesh.ProviderAdapter;
+using AiMesh.ProviderAdapter.Providers;
 using AiMesh.ServiceDefaults;
 
 // Dapr mode: provider-adapter on its own, behind its sidecar.
@@ -12,4 +13,5 @@ var app = builder.Build();
 app.MapAiMeshDefaults();
 app.UseDaprBuildingBlocks();
 app.MapProviderAdapter();
+app.MapProviderAdapterEmbeddings();
 app.Run();

@@ -25,6 +25,7 @@ public static class ProviderAdapterExtensions
         services.TryAddSingleton<DeploymentOperations>();
         services.AddEventConsumer<DeploymentHealthSnapshot, AdaptiveTimeouts>(Topics.DeploymentHealth, Topics.DeploymentHealthDeadLetter);
         services.TryAddSingleton<ApiKeyProvider>();
+        services.TryAddSingleton<ApiKeyRotation>();
         services.TryAddSingleton<ProviderWires>();
         services.TryAddSingleton<ProviderAdapterService>();
 

@@ -17,7 +17,7 @@ namespace AiMesh.ProviderAdapter;
 public sealed partial class ProviderAdapterService(
     ProviderCatalog catalog,
     DeploymentRegistry registry,
-    ApiKeyProvider keys,
+    ApiKeyRotation keys,
     ProviderWires wires,
     IHttpClientFactory httpClients,
     TimeProvider time,
@@ -32,6 +32,7 @@ public sealed partial class ProviderAdapterService(
                 ReservationPrice = ReservationPrice(d),
                 Capabilities = d.Capabilities,
                 Weight = d.Weight,
+                DisabledKeys = keys.DisabledKeys(d.Id),
             })
             .ToList());
 
@@ -53,31 +54,45 @@ public sealed partial class ProviderAdapterService(
         var runtime = registry.Find(request.DeploymentId)!;
         var deployment = runtime.Config;
         var wire = wires.For(deployment.Provider);
-        var apiKey = await keys.GetAsync(deployment.ApiKeySecret, cancellationToken);
-        var upstream = Translate(wire, deployment, request, stream: false, apiKey);
-        if (upstream.Refusal is { } refusal)
-        {
-            return Unsupported(deployment, request, refusal);
-        }
-
         using var inFlight = runtime.TrackInFlight();
+        var keyOrder = await keys.OrderAsync(deployment, cancellationToken);
         HttpResponseMessage response;
-        try
+        string? apiKey;
+        for (var keyIndex = 0; ; keyIndex++)
         {
-            response = await runtime.Pipeline.ExecuteAsync(async token =>
+            apiKey = keyOrder[keyIndex].Key;
+            var upstream = Translate(wire, deployment, request, stream: false, apiKey);
+            if (upstream.Refusal is { } refusal)
             {
-                using var message = upstream.Request!.ToMessage();
-                var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
-                // Read the whole body inside the attempt, so the attempt timeout covers it.
-                await answer.Content.LoadIntoBufferAsync(token);
-                return answer;
-            }, cancellationToken);
-        }
-        catch (Exception exception) when (FailureClassifier.IsTransient(exception) && !cancellationToken.IsCancellationRequested)
-        {
-            LogAttemptFailed(deployment.Id, exception.GetType().Name);
-            return Failed(deployment, request, FailureClassifier.StatusFor(exception), ProviderFailureKind.Transient,
-                new ProviderError(TransportMessage(exception), "api_error", null), retryAfter: null);
+                return Unsupported(deployment, request, refusal);
+            }
+
+            try
+            {
+                response = await runtime.Pipeline.ExecuteAsync(async token =>
+                {
+                    using var message = upstream.Request!.ToMessage();
+                    var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
+                    // Read the whole body inside the attempt, so the attempt timeout covers it.
+                    await answer.Content.LoadIntoBufferAsync(token);
+                    return answer;
+                }, cancellationToken);
+            }
+            catch (Exception exception) when (FailureClassifier.IsTransient(exception) && !cancellationToken.IsCancellationRequested)
+            {
+                LogAttemptFailed(deployment.Id, exception.GetType().Name);
+                return Failed(deployment, request, FailureClassifier.StatusFor(exception), ProviderFailureKind.Transient,
+                    new ProviderError(TransportMessage(exception), "api_error", null), retryAfter: null);
+            }
+
+            // A rejected key leaves the rotation; the next key gets the request.
+            if (response.StatusCode == HttpStatusCode.Unauthorized && keys.Reject(deployment, keyOrder[keyIndex]) && keyIndex + 1 < keyOrder.Count)
+            {
+                response.Dispose();
+                continue;
+            }
+
+            break;
         }
 
         using (response)
@@ -118,6 +133,112 @@ public sealed partial class ProviderAdapterService(
         }
     }
 
+    public async Task<ProviderChatResult> EmbedAsync(ProviderEmbeddingsRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var model = request.Request.Model ?? string.Empty;
+        ProviderChatResult Fail(string deploymentId, string provider, int status, ProviderFailureKind kind, ProviderError error, double? retryAfter = null) => new()
+        {
+            DeploymentId = deploymentId,
+            Provider = provider,
+            Model = model,
+            StatusCode = status,
+            Failure = kind,
+            Error = error,
+            RetryAfterSeconds = retryAfter,
+        };
+
+        if (catalog.Find(request.DeploymentId) is not { Enabled: true } deployment || registry.Find(request.DeploymentId) is not { } runtime)
+        {
+            return Fail(request.DeploymentId, "unknown", 404, ProviderFailureKind.Transient,
+                new ProviderError($"Deployment '{request.DeploymentId}' does not exist or is disabled.", "invalid_request_error", "deployment_not_found"));
+        }
+
+        if (!deployment.Capabilities.Embeddings)
+        {
+            return Fail(deployment.Id, deployment.Provider, 400, ProviderFailureKind.Transient,
+                new ProviderError($"Deployment '{deployment.Id}' does not serve embeddings.", "invalid_request_error", "unsupported_by_provider"));
+        }
+
+        var wire = wires.For(deployment.Provider);
+        using var inFlight = runtime.TrackInFlight();
+        var keyOrder = await keys.OrderAsync(deployment, cancellationToken);
+        HttpResponseMessage response;
+        string? apiKey;
+        for (var keyIndex = 0; ; keyIndex++)
+        {
+            apiKey = keyOrder[keyIndex].Key;
+            WireRequest upstream;
+            try
+            {
+                upstream = EmbeddingWire.BuildRequest(deployment, request.Request, apiKey);
+            }
+            catch (UnsupportedRequestException refusal)
+            {
+                LogUnsupported(deployment.Id, refusal.Param ?? "-");
+                return Fail(deployment.Id, deployment.Provider, 400, ProviderFailureKind.Transient, new ProviderError(refusal.Message, "invalid_request_error", "unsupported_by_provider"));
+            }
+
+            try
+            {
+                response = await runtime.Pipeline.ExecuteAsync(async token =>
+                {
+                    using var message = upstream.ToMessage();
+                    var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
+                    await answer.Content.LoadIntoBufferAsync(token);
+                    return answer;
+                }, cancellationToken);
+            }
+            catch (Exception exception) when (FailureClassifier.IsTransient(exception) && !cancellationToken.IsCancellationRequested)
+            {
+                LogAttemptFailed(deployment.Id, exception.GetType().Name);
+                return Fail(deployment.Id, deployment.Provider, FailureClassifier.StatusFor(exception), ProviderFailureKind.Transient, new ProviderError(TransportMessage(exception), "api_error", null));
+            }
+
+            if (response.StatusCode == HttpStatusCode.Unauthorized && keys.Reject(deployment, keyOrder[keyIndex]) && keyIndex + 1 < keyOrder.Count)
+            {
+                response.Dispose();
+                continue;
+            }
+
+            break;
+        }
+
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            var status = (int)response.StatusCode;
+            if (!response.IsSuccessStatusCode)
+            {
+                LogProviderError(deployment.Id, status);
+                return Fail(deployment.Id, deployment.Provider, status, FailureClassifier.Classify(response.StatusCode),
+                    wire.ReadError(body, status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
+            }
+
+            (JsonElement Response, int PromptTokens) answer;
+            try
+            {
+                answer = EmbeddingWire.ReadResponse(deployment, request.Request, body);
+            }
+            catch (Exception exception) when (exception is JsonException or InvalidOperationException or FormatException)
+            {
+                LogMalformedResponse(deployment.Id);
+                return Fail(deployment.Id, deployment.Provider, 502, ProviderFailureKind.Transient, new ProviderError("The provider answered with malformed JSON.", "api_error", "bad_gateway"));
+            }
+
+            return new ProviderChatResult
+            {
+                DeploymentId = deployment.Id,
+                Provider = deployment.Provider,
+                Model = deployment.UpstreamModel(model),
+                StatusCode = status,
+                Response = answer.Response,
+                Usage = new Usage { PromptTokens = answer.PromptTokens, TotalTokens = answer.PromptTokens },
+                CostUsd = deployment.PriceFor(model).Cost(answer.PromptTokens, 0, 0),
+            };
+        }
+    }
+
     public async IAsyncEnumerable<ProviderStreamEvent> StreamChatAsync(ProviderChatRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -131,21 +252,34 @@ public sealed partial class ProviderAdapterService(
         var deployment = runtime.Config;
         var wire = wires.For(deployment.Provider);
         var model = deployment.UpstreamModel(request.Request.Model!);
-        var apiKey = await keys.GetAsync(deployment.ApiKeySecret, cancellationToken);
-        var upstream = Translate(wire, deployment, request, stream: true, apiKey);
-        if (upstream.Refusal is { } refusal)
-        {
-            yield return ErrorEvent(Unsupported(deployment, request, refusal));
-            yield break;
-        }
-
         using var inFlight = runtime.TrackInFlight();
-
-        // Phase 1: up to the response headers, with retries and the breaker. A failure here
-        // has sent nothing to the caller yet, so the router may still fail over.
-        var (response, failure) = await OpenStreamAsync(runtime, wire, upstream.Request!, request, apiKey, cancellationToken);
-        if (failure is not null)
+        var keyOrder = await keys.OrderAsync(deployment, cancellationToken);
+        HttpResponseMessage? response = null;
+        string? apiKey = null;
+        for (var keyIndex = 0; keyIndex < keyOrder.Count; keyIndex++)
         {
+            apiKey = keyOrder[keyIndex].Key;
+            var upstream = Translate(wire, deployment, request, stream: true, apiKey);
+            if (upstream.Refusal is { } refusal)
+            {
+                yield return ErrorEvent(Unsupported(deployment, request, refusal));
+                yield break;
+            }
+
+            // Phase 1: up to the response headers, with retries and the breaker. A failure here
+            // has sent nothing to the caller yet, so the router may still fail over.
+            (response, var failure) = await OpenStreamAsync(runtime, wire, upstream.Request!, request, apiKey, cancellationToken);
+            if (failure is null)
+            {
+                break;
+            }
+
+            // A rejected key leaves the rotation; the next key gets the request.
+            if (failure.StatusCode == 401 && keys.Reject(deployment, keyOrder[keyIndex]) && keyIndex + 1 < keyOrder.Count)
+            {
+                continue;
+            }
+
             yield return failure;
             yield break;
         }

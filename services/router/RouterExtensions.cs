@@ -1,3 +1,4 @@
+using AiMesh.Router.Anthropic;
 using AiMesh.Router.Apis;
 using AiMesh.Router.Auth;
 using AiMesh.Router.Caching;
@@ -47,12 +48,14 @@ public static class RouterExtensions
         services.AddOptions<DeploymentBudgets>().BindConfiguration(DeploymentBudgets.Section);
         services.TryAddSingleton<ResponseCache>();
         services.TryAddSingleton<ChatPipeline>();
+        services.TryAddSingleton<EmbeddingsPipeline>();
         return builder;
     }
 
     public static IEndpointRouteBuilder MapRouter(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapOpenAiApi();
+        endpoints.MapAnthropicApi();
         endpoints.MapAdminApi();
         endpoints.MapOperationsApi();
         return endpoints;

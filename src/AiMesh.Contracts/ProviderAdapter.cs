@@ -23,6 +23,9 @@ public sealed record DeploymentInfo(
 
     /// <summary>Share of traffic under the weighted strategy, relative to the other deployments of the alias.</summary>
     public int Weight { get; init; } = 1;
+
+    /// <summary>Names of the deployment's key secrets taken out of rotation after a 401 (never the keys), or null.</summary>
+    public IReadOnlyList<string>? DisabledKeys { get; init; }
 }
 
 /// <summary>What a deployment's model accepts: image parts, tools, JSON mode, its context window and embeddings.</summary>
@@ -109,4 +112,7 @@ public interface IProviderAdapterClient
     Task<ProviderChatResult> ChatAsync(ProviderChatRequest request, CancellationToken cancellationToken);
 
     IAsyncEnumerable<ProviderStreamEvent> StreamChatAsync(ProviderChatRequest request, CancellationToken cancellationToken);
+
+    /// <summary>One embeddings attempt: <see cref="ProviderChatResult.Response"/> holds OpenAI's embeddings list, usage has prompt tokens only.</summary>
+    Task<ProviderChatResult> EmbedAsync(ProviderEmbeddingsRequest request, CancellationToken cancellationToken);
 }

@@ -90,6 +90,22 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
 
     public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
 
+    /// <summary>API keys the fake answers 401 <c>invalid_api_key</c> to (Bearer or api-key header); set before requests.</summary>
+    public ConcurrentDictionary<string, bool> RejectedKeys { get; } = new(StringComparer.Ordinal);
+
+    private bool Rejects(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        var key = authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..] : request.Headers["api-key"].ToString();
+        return RejectedKeys.ContainsKey(key);
+    }
+
+    private static Task RejectAsync(HttpContext context)
+    {
+        context.Response.StatusCode = 401;
+        return context.Response.WriteAsJsonAsync(new { error = new { message = "Incorrect API key provided.", type = "invalid_request_error", param = (string?)null, code = "invalid_api_key" } });
+    }
+
     /// <summary>Replaces <see cref="PromptTokens"/> when set: a provider whose tokenizer counts differently.</summary>
     public Func<JsonNode?, int>? PromptTokenCounter { get; set; }
 
@@ -104,6 +120,8 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
         // Azure OpenAI's URLs (the key comes in the api-key header).
         app.MapPost("/openai/deployments/{deployment}/chat/completions", (HttpContext context) => fake!.ChatAsync(context));
         app.MapPost("/openai/v1/chat/completions", (HttpContext context) => fake!.ChatAsync(context));
+        app.MapPost("/v1/embeddings", (HttpContext context) => fake!.EmbedAsync(context));
+        app.MapPost("/openai/deployments/{deployment}/embeddings", (HttpContext context) => fake!.EmbedAsync(context));
         app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "gpt-4o-mini", @object = "model", created = 0, owned_by = "fake" } } }));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -130,6 +148,55 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
 
     private string[] Words() => Reply.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>OpenAI's embeddings endpoint: a deterministic vector per input string (floats or base64), usage in prompt tokens.</summary>
+    private async Task EmbedAsync(HttpContext context)
+    {
+        var body = await JsonNode.ParseAsync(context.Request.Body);
+        Received.Enqueue(new ReceivedRequest(context.Request.Path, context.Request.Headers.Authorization.ToString(), body)
+        {
+            Headers = ReceivedRequest.HeadersOf(context.Request),
+            Query = context.Request.QueryString.Value ?? string.Empty,
+        });
+        if (Rejects(context.Request))
+        {
+            await RejectAsync(context);
+            return;
+        }
+
+        var fault = _faults.TryDequeue(out var queued) ? queued : StandingFault;
+        if (fault?.Status is { } status)
+        {
+            context.Response.StatusCode = status;
+            await context.Response.WriteAsJsonAsync(new { error = new { message = fault.ErrorMessage ?? $"Injected failure {status}", type = status >= 500 ? "server_error" : "invalid_request_error", param = (string?)null, code = (string?)null } });
+            return;
+        }
+
+        var inputs = body?["input"] switch
+        {
+            JsonArray many => many.Select(i => i is JsonValue v && v.TryGetValue<string>(out var text) ? text : i!.ToJsonString()).ToList(),
+            var one => [one!.GetValue<string>()],
+        };
+        var base64 = body?["encoding_format"]?.GetValue<string>() == "base64";
+        var dimensions = body?["dimensions"]?.GetValue<int>();
+        var tokens = inputs.Sum(Fakes.FakeEmbeddings.Tokens);
+        await context.Response.WriteAsJsonAsync(new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = new JsonArray(inputs.Select((text, i) =>
+            {
+                var vector = Fakes.FakeEmbeddings.Vector(text, dimensions);
+                return (JsonNode)new JsonObject
+                {
+                    ["object"] = "embedding",
+                    ["index"] = i,
+                    ["embedding"] = base64 ? JsonValue.Create(Fakes.FakeEmbeddings.Base64(vector)) : new JsonArray(vector.Select(f => (JsonNode)JsonValue.Create(f)).ToArray()),
+                };
+            }).ToArray()),
+            ["model"] = body?["model"]?.GetValue<string>(),
+            ["usage"] = new JsonObject { ["prompt_tokens"] = tokens, ["total_tokens"] = tokens },
+        });
+    }
+
     private async Task ChatAsync(HttpContext context)
     {
         var body = await JsonNode.ParseAsync(context.Request.Body);
@@ -138,6 +205,12 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
             Headers = ReceivedRequest.HeadersOf(context.Request),
             Query = context.Request.QueryString.Value ?? string.Empty,
         });
+        if (Rejects(context.Request))
+        {
+            await RejectAsync(context);
+            return;
+        }
+
         var fault = _faults.TryDequeue(out var queued) ? queued : StandingFault;
         if (fault?.Delay is { } delay)
         {

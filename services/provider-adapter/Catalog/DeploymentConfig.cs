@@ -23,6 +23,12 @@ public sealed record DeploymentConfig(
     /// <summary>Azure OpenAI only: the Azure deployment name; null means the model name.</summary>
     public string? AzureDeployment { get; init; }
 
+    /// <summary>Every secret holding a key of this deployment, in rotation order (<see cref="ApiKeySecret"/> first).</summary>
+    public IReadOnlyList<string> ApiKeySecrets { get; init; } = ApiKeySecret is null ? [] : [ApiKeySecret];
+
+    /// <summary>How long a key that answered 401 stays out of the rotation.</summary>
+    public TimeSpan KeyDisableDuration { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Share of traffic under the router's weighted strategy.</summary>
     public int Weight { get; init; } = 1;
 

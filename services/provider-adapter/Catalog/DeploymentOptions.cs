@@ -44,6 +44,15 @@ public sealed class DeploymentOptions
     /// <summary>Name of the secret that holds the API key (never the key itself). Empty: no key is sent.</summary>
     public string? ApiKeySecret { get; set; }
 
+    /// <summary>
+    /// Names of several secrets whose keys rotate round robin (with <see cref="ApiKeySecret"/>, if set, first).
+    /// A key that answers 401 leaves the rotation for <see cref="KeyDisableDuration"/> and the request is retried with the next.
+    /// </summary>
+    public List<string> ApiKeySecrets { get; set; } = [];
+
+    /// <summary>How long a key that answered 401 stays out of the rotation (default 5 minutes).</summary>
+    public TimeSpan KeyDisableDuration { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Lower is tried first.</summary>
     public int Priority { get; set; }
 

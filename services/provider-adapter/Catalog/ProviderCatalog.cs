@@ -31,19 +31,23 @@ public sealed class ProviderCatalog
         var baseUrl = string.IsNullOrWhiteSpace(o.BaseUrl) ? ProviderTypes.DefaultBaseUrl(o.Provider)! : o.BaseUrl.Trim();
         var defaults = ProviderTypes.DefaultCapabilities(o.Provider!, o.Model!);
         var c = o.Capabilities;
+        var secrets = new[] { o.ApiKeySecret }.Concat(o.ApiKeySecrets)
+            .Where(s => !string.IsNullOrWhiteSpace(s)).Select(s => s!.Trim()).Distinct(StringComparer.Ordinal).ToArray();
         return new DeploymentConfig(
             o.Id!,
             o.Provider!,
             new Uri(baseUrl.TrimEnd('/') + "/"),
             o.Model!,
             o.Aliases.ToArray(),
-            string.IsNullOrWhiteSpace(o.ApiKeySecret) ? null : o.ApiKeySecret,
+            secrets.FirstOrDefault(),
             o.Priority,
             o.Enabled,
             price,
             o.Resilience)
         {
             Weight = o.Weight,
+            ApiKeySecrets = secrets,
+            KeyDisableDuration = o.KeyDisableDuration > TimeSpan.Zero ? o.KeyDisableDuration : TimeSpan.FromMinutes(5),
             ApiVersion = string.IsNullOrWhiteSpace(o.ApiVersion) ? ProviderTypes.DefaultAzureApiVersion : o.ApiVersion.Trim(),
             AzureDeployment = string.IsNullOrWhiteSpace(o.AzureDeployment) ? null : o.AzureDeployment.Trim(),
             Capabilities = new DeploymentCapabilities(

@@ -12,6 +12,7 @@ public static class OpenAiApi
     {
         var group = endpoints.MapGroup("/v1").WithTags("OpenAI");
         group.MapPost("/chat/completions", (HttpContext context, ChatPipeline pipeline) => pipeline.HandleAsync(context));
+        group.MapPost("/embeddings", (HttpContext context, EmbeddingsPipeline pipeline) => pipeline.HandleAsync(context));
         group.MapGet("/models", ListModelsAsync);
         return group;
     }

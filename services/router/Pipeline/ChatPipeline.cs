@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.Contracts;
@@ -40,27 +39,28 @@ public sealed partial class ChatPipeline(
     /// <summary>Admins may choose the routing strategy of one request with this header.</summary>
     public const string StrategyHeader = "x-aimesh-strategy";
 
-    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
-    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
-    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+    /// <summary>Serves one request of the OpenAI chat completions surface.</summary>
+    public Task HandleAsync(HttpContext context) => HandleAsync(context, OpenAiDialect.Instance);
 
-    public async Task HandleAsync(HttpContext context)
+    /// <summary>Serves one chat request of any surface: <paramref name="dialect"/> reads it and writes the answer.</summary>
+    public async Task HandleAsync(HttpContext context, ISurfaceDialect dialect)
     {
         ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(dialect);
         var started = time.GetTimestamp();
         var requestId = RequestIds.Resolve(context);
         var caller = await authenticator.AuthenticateAsync(context.Request, context.RequestAborted);
         if (caller is null)
         {
-            await WriteErrorAsync(context, GatewayError.Unauthorized());
+            await dialect.WriteErrorAsync(context, GatewayError.Unauthorized());
             return;
         }
 
         var settings = options.CurrentValue;
-        var (request, readError) = await RequestReader.ReadAsync<ChatCompletionRequest>(context, settings.MaxRequestBodyBytes);
+        var (request, readError) = await dialect.ReadRequestAsync(context, settings.MaxRequestBodyBytes);
         if (readError is not null)
         {
-            await WriteErrorAsync(context, readError);
+            await dialect.WriteErrorAsync(context, readError);
             return;
         }
 
@@ -74,7 +74,7 @@ public sealed partial class ChatPipeline(
         {
             var first = verdict.Issues[0];
             var message = string.Join(" ", verdict.Issues.Select(i => i.Message));
-            await WriteErrorAsync(context, GatewayError.BadRequest(message, first.Param));
+            await dialect.WriteErrorAsync(context, GatewayError.BadRequest(message, first.Param));
             return;
         }
 
@@ -83,7 +83,7 @@ public sealed partial class ChatPipeline(
         using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["RequestId"] = requestId, ["TenantId"] = caller.TenantId, ["Model"] = request.Model });
         if (!caller.MayUse(request.Model!))
         {
-            await WriteErrorAsync(context, new GatewayError(403, new OpenAiError($"This key may not use the model '{request.Model}'.", "permission_error", "model", "model_not_allowed")));
+            await dialect.WriteErrorAsync(context, new GatewayError(403, new OpenAiError($"This key may not use the model '{request.Model}'.", "permission_error", "model", "model_not_allowed")));
             return;
         }
 
@@ -92,7 +92,7 @@ public sealed partial class ChatPipeline(
         var (plan, routeError) = await RouteAsync(context, caller, request, promptTokens, outputTokens);
         if (routeError is not null)
         {
-            await WriteErrorAsync(context, routeError);
+            await dialect.WriteErrorAsync(context, routeError);
             return;
         }
 
@@ -122,7 +122,7 @@ public sealed partial class ChatPipeline(
         {
             metrics.Rejected(decision.DeniedBy ?? "rate_limit");
             activity?.SetTag("aimesh.denied_by", decision.DeniedBy);
-            await WriteErrorAsync(context, QuotaError(decision, deniedFor));
+            await dialect.WriteErrorAsync(context, QuotaError(decision, deniedFor));
             return;
         }
 
@@ -147,7 +147,7 @@ public sealed partial class ChatPipeline(
             {
                 outcome.Cache = "hit";
                 metrics.Cache(hit: true);
-                await AnswerFromCacheAsync(context, request, hit, outcome);
+                await AnswerFromCacheAsync(context, dialect, request, hit, outcome);
                 return;
             }
 
@@ -158,11 +158,11 @@ public sealed partial class ChatPipeline(
 
             if (request.Stream == true)
             {
-                await StreamAsync(context, request, candidates, outcome, settings.MaxAttempts, cacheKey);
+                await StreamAsync(context, dialect, request, candidates, outcome, settings.MaxAttempts, cacheKey);
             }
             else
             {
-                await CompleteAsync(context, request, candidates, outcome, settings.MaxAttempts, cacheKey);
+                await CompleteAsync(context, dialect, request, candidates, outcome, settings.MaxAttempts, cacheKey);
             }
         }
         catch (OperationCanceledException) when (callerAborted.IsCancellationRequested)
@@ -175,7 +175,7 @@ public sealed partial class ChatPipeline(
             if (!context.Response.HasStarted)
             {
                 context.RequestAborted = callerAborted;
-                await WriteErrorAsync(context, new GatewayError(504, new OpenAiError($"The request did not finish within its deadline of {settings.RequestTimeout.TotalSeconds:0} s.", "api_error", null, "deadline_exceeded")));
+                await dialect.WriteErrorAsync(context, new GatewayError(504, new OpenAiError($"The request did not finish within its deadline of {settings.RequestTimeout.TotalSeconds:0} s.", "api_error", null, "deadline_exceeded")));
             }
         }
         finally
@@ -240,7 +240,7 @@ public sealed partial class ChatPipeline(
         };
     }
 
-    private async Task AnswerFromCacheAsync(HttpContext context, ChatCompletionRequest request, CachedCompletion hit, Outcome outcome)
+    private async Task AnswerFromCacheAsync(HttpContext context, ISurfaceDialect dialect, ChatCompletionRequest request, CachedCompletion hit, Outcome outcome)
     {
         outcome.Deployment = hit.DeploymentId;
         outcome.Provider = hit.Provider;
@@ -252,23 +252,22 @@ public sealed partial class ChatPipeline(
         context.Response.StatusCode = StatusCodes.Status200OK;
         if (request.Stream != true)
         {
-            context.Response.ContentType = "application/json";
-            await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
-            hit.Completion.WriteTo(writer);
+            await dialect.WriteCompletionAsync(context, hit.Completion);
             return;
         }
 
         StartStream(context);
+        var stream = dialect.OpenStream(context, request);
         var usage = request.StreamOptions?.IncludeUsage == true ? JsonSerializer.SerializeToElement(hit.Usage) : (JsonElement?)null;
         foreach (var chunk in CompletionStreams.Replay(hit.Completion, usage))
         {
-            await WriteDataAsync(context, Encoding.UTF8.GetBytes(chunk));
+            await stream.WriteChunkAsync(chunk, usageOnly: false);
         }
 
-        await context.Response.BodyWriter.WriteAsync(Done, context.RequestAborted);
+        await stream.EndAsync(hit.Usage, costUsd: null);
     }
 
-    private async Task CompleteAsync(HttpContext context, ChatCompletionRequest request, IReadOnlyList<DeploymentInfo> candidates, Outcome outcome, int maxAttempts, string? cacheKey)
+    private async Task CompleteAsync(HttpContext context, ISurfaceDialect dialect, ChatCompletionRequest request, IReadOnlyList<DeploymentInfo> candidates, Outcome outcome, int maxAttempts, string? cacheKey)
     {
         ProviderChatResult? last = null;
         foreach (var deployment in candidates.Take(maxAttempts))
@@ -302,7 +301,7 @@ public sealed partial class ChatPipeline(
 
         if (last is null)
         {
-            await WriteErrorAsync(context, outcome.DeploymentBudgetError ?? ProviderError(503, null, null));
+            await dialect.WriteErrorAsync(context, outcome.DeploymentBudgetError ?? ProviderError(503, null, null));
             return;
         }
 
@@ -314,7 +313,7 @@ public sealed partial class ChatPipeline(
         {
             // The final attempt is the outcome itself, not a failover that preceded it.
             outcome.Failed.RemoveAll(f => f.DeploymentId == last.DeploymentId && last.Failure == ProviderFailureKind.Transient);
-            await WriteErrorAsync(context, ProviderError(last.StatusCode, last.Error, last.RetryAfterSeconds));
+            await dialect.WriteErrorAsync(context, ProviderError(last.StatusCode, last.Error, last.RetryAfterSeconds));
             return;
         }
 
@@ -328,15 +327,11 @@ public sealed partial class ChatPipeline(
             await cache.SetAsync(cacheKey, outcome.Caller.TenantId, request.Model!, new CachedCompletion(body, last.Usage ?? new Usage(), last.DeploymentId, last.Provider), CancellationToken.None);
         }
 
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
-        body.WriteTo(writer);
+        await dialect.WriteCompletionAsync(context, body);
     }
 
-    private async Task StreamAsync(HttpContext context, ChatCompletionRequest request, IReadOnlyList<DeploymentInfo> candidates, Outcome outcome, int maxAttempts, string? cacheKey)
+    private async Task StreamAsync(HttpContext context, ISurfaceDialect dialect, ChatCompletionRequest request, IReadOnlyList<DeploymentInfo> candidates, Outcome outcome, int maxAttempts, string? cacheKey)
     {
-        var includeUsage = request.StreamOptions?.IncludeUsage == true;
         ProviderStreamEvent? lastFailure = null;
         foreach (var deployment in candidates.Take(maxAttempts))
         {
@@ -379,6 +374,7 @@ public sealed partial class ChatPipeline(
                 WriteOverhead(context, outcome);
                 metrics.FirstToken(deployment.Provider, request.Model!, time.GetElapsedTime(attemptStarted).TotalSeconds);
                 await context.Response.StartAsync(context.RequestAborted);
+                var writer = dialect.OpenStream(context, request);
                 var chunks = cacheKey is null ? null : new List<string>();
                 while (await events.MoveNextAsync())
                 {
@@ -391,10 +387,7 @@ public sealed partial class ChatPipeline(
                                 chunks?.Add(item.Chunk!);
                             }
 
-                            if (includeUsage || !item.UsageOnly)
-                            {
-                                await WriteDataAsync(context, Encoding.UTF8.GetBytes(item.Chunk!));
-                            }
+                            await writer.WriteChunkAsync(item.Chunk!, item.UsageOnly);
 
                             break;
                         case StreamEventKind.End:
@@ -409,13 +402,11 @@ public sealed partial class ChatPipeline(
                                 await cache.SetAsync(cacheKey!, outcome.Caller.TenantId, request.Model!, new CachedCompletion(completion, item.Usage ?? new Usage(), first.DeploymentId!, first.Provider!), CancellationToken.None);
                             }
 
-                            // An SSE comment: ignored by SSE parsers, readable by people and tools.
-                            await context.Response.BodyWriter.WriteAsync(Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={FormatCost(item.CostUsd)}\n\n"), context.RequestAborted);
-                            await context.Response.BodyWriter.WriteAsync(Done, context.RequestAborted);
+                            await writer.EndAsync(item.Usage, item.CostUsd);
                             break;
                         case StreamEventKind.Error:
                             outcome.Status = item.StatusCode;
-                            await WriteDataAsync(context, JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorBody(ProviderError(item.StatusCode, item.Error, null).Error)));
+                            await writer.ErrorAsync(ProviderError(item.StatusCode, item.Error, null));
                             break;
                     }
 
@@ -436,7 +427,7 @@ public sealed partial class ChatPipeline(
 
         if (lastFailure is null)
         {
-            await WriteErrorAsync(context, outcome.DeploymentBudgetError ?? ProviderError(503, null, null));
+            await dialect.WriteErrorAsync(context, outcome.DeploymentBudgetError ?? ProviderError(503, null, null));
             return;
         }
 
@@ -446,7 +437,7 @@ public sealed partial class ChatPipeline(
         // The final attempt is the outcome itself, not a failover that preceded it.
         outcome.Failed.RemoveAll(f => f.DeploymentId == outcome.Deployment && lastFailure.Failure == ProviderFailureKind.Transient);
         WriteRouteHeaders(context, outcome);
-        await WriteErrorAsync(context, ProviderError(outcome.Status, lastFailure.Error, null));
+        await dialect.WriteErrorAsync(context, ProviderError(outcome.Status, lastFailure.Error, null));
     }
 
     /// <summary>A deployment with a daily budget is only tried when its quota actor grants the reservation.</summary>
@@ -621,14 +612,6 @@ public sealed partial class ChatPipeline(
         context.Response.Headers["x-accel-buffering"] = "no";
     }
 
-    private static async Task WriteDataAsync(HttpContext context, byte[] data)
-    {
-        var body = context.Response.BodyWriter;
-        await body.WriteAsync(DataPrefix, context.RequestAborted);
-        await body.WriteAsync(data, context.RequestAborted);
-        await body.WriteAsync(EventEnd, context.RequestAborted);
-    }
-
     private static ProviderStreamEvent TransportFailure(DeploymentInfo deployment) => new()
     {
         Kind = StreamEventKind.Error,
@@ -643,11 +626,11 @@ public sealed partial class ChatPipeline(
         new(status, new OpenAiError(error?.Message ?? "No deployment could serve the request.", error?.Type ?? "api_error", null, error?.Code), retryAfter);
 
     /// <summary>A refusal in OpenAI's shape, saying whose limit it was (tenant, key or deployment).</summary>
-    private static GatewayError QuotaError(QuotaDecision decision, string whose) => decision.DeniedBy == "budget"
+    internal static GatewayError QuotaError(QuotaDecision decision, string whose) => decision.DeniedBy == "budget"
         ? new GatewayError(429, new OpenAiError($"{whose}: {decision.Message ?? "Budget exhausted."}", "insufficient_quota", null, "budget_exceeded"), decision.RetryAfterSeconds)
         : new GatewayError(429, new OpenAiError($"{whose}: {decision.Message ?? "Rate limit reached."}", "rate_limit_error", null, "rate_limit_exceeded"), decision.RetryAfterSeconds);
 
-    private static void WriteRateLimitHeaders(HttpContext context, QuotaDecision decision)
+    internal static void WriteRateLimitHeaders(HttpContext context, QuotaDecision decision)
     {
         var headers = context.Response.Headers;
         if (decision.LimitRequests > 0)
@@ -674,9 +657,6 @@ public sealed partial class ChatPipeline(
         headers["x-aimesh-attempts"] = outcome.Attempts.ToString(CultureInfo.InvariantCulture);
         headers["x-aimesh-cache"] = outcome.Cache;
     }
-
-    private static async Task WriteErrorAsync(HttpContext context, GatewayError error) =>
-        await error.ToResult(context).ExecuteAsync(context);
 
     public static string FormatCost(decimal cost) => cost.ToString("0.##########", CultureInfo.InvariantCulture);
 

@@ -12,6 +12,7 @@ public static class ServiceRoutes
     public const string Deployments = "/deployments";
     public const string Chat = "/chat";
     public const string ChatStream = "/chat/stream";
+    public const string Embeddings = "/embeddings";
     public const string UsageQuery = "/usage/query";
     public const string UsageRecord = "/usage/requests/{requestId}";
     public const string BudgetAlerts = "/budget-alerts/{month}";
@@ -55,6 +56,14 @@ public sealed class DaprProviderAdapterClient(HttpClient http) : IProviderAdapte
     {
         using var content = InvokeContent.Json(request);
         using var response = await http.PostAsync(ServiceRoutes.Chat, content, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<ProviderChatResult>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<ProviderChatResult> EmbedAsync(ProviderEmbeddingsRequest request, CancellationToken cancellationToken)
+    {
+        using var content = InvokeContent.Json(request);
+        using var response = await http.PostAsync(ServiceRoutes.Embeddings, content, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<ProviderChatResult>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
     }

@@ -58,6 +58,19 @@ public sealed class FakeGeminiProvider : FakeProviderServer
 
         var colon = rest.LastIndexOf(':');
         var method = colon < 0 ? string.Empty : rest[(colon + 1)..];
+        if (method == "batchEmbedContents")
+        {
+            // Gemini reports no token counts for embeddings.
+            var embeddings = new JsonArray((body?["requests"]?.AsArray() ?? []).Select(r =>
+            {
+                var text = string.Concat(r?["content"]?["parts"]?.AsArray().Select(p => p?["text"]?.GetValue<string>()) ?? []);
+                var vector = FakeEmbeddings.Vector(text, r?["outputDimensionality"]?.GetValue<int>());
+                return (JsonNode)new JsonObject { ["values"] = new JsonArray(vector.Select(f => (JsonNode)JsonValue.Create(f)).ToArray()) };
+            }).ToArray());
+            await WriteJsonAsync(context, new JsonObject { ["embeddings"] = embeddings });
+            return;
+        }
+
         var model = colon < 0 ? rest : rest[..colon];
         if (kind is not ("models" or "tunedModels") || method is not ("generateContent" or "streamGenerateContent") || body?["contents"] is not JsonArray)
         {

@@ -26,11 +26,33 @@ public sealed class FakeOllamaProvider : FakeProviderServer
         return StartAsync(fake, app =>
         {
             app.MapPost("/api/chat", fake.ChatAsync);
+            app.MapPost("/api/embed", fake.EmbedAsync);
             app.MapGet("/", () => "Ollama is running");
         });
     }
 
     public override JsonNode ErrorBody(int status, string message) => new JsonObject { ["error"] = message };
+
+    private async Task EmbedAsync(HttpContext context)
+    {
+        if (await BeginAsync(context, "Authorization") is not var (body, _))
+        {
+            return;
+        }
+
+        var inputs = body?["input"] switch
+        {
+            JsonArray many => many.Select(i => i!.GetValue<string>()).ToList(),
+            var one => [one!.GetValue<string>()],
+        };
+        var dimensions = body?["dimensions"]?.GetValue<int>();
+        await WriteJsonAsync(context, new JsonObject
+        {
+            ["model"] = body?["model"]?.GetValue<string>(),
+            ["embeddings"] = new JsonArray(inputs.Select(t => (JsonNode)new JsonArray(FakeEmbeddings.Vector(t, dimensions).Select(f => (JsonNode)JsonValue.Create(f)).ToArray())).ToArray()),
+            ["prompt_eval_count"] = inputs.Sum(FakeEmbeddings.Tokens),
+        });
+    }
 
     private async Task ChatAsync(HttpContext context)
     {

@@ -48,6 +48,9 @@ public abstract class FakeProviderServer : IAsyncDisposable
 
     public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
 
+    /// <summary>API keys (as sent in the provider's key header, without a Bearer prefix) the fake answers 401 to; set before requests.</summary>
+    public ConcurrentDictionary<string, bool> RejectedKeys { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Prompt tokens the fake reports for a request body: one per eight characters of its JSON, at least one more than the cached ones.</summary>
     public int PromptTokens(JsonNode? body) => Math.Max(CachedTokens + 1, (body?.ToJsonString().Length ?? 0) / 8);
 
@@ -89,6 +92,15 @@ public abstract class FakeProviderServer : IAsyncDisposable
             Headers = ReceivedRequest.HeadersOf(context.Request),
             Query = context.Request.QueryString.Value ?? string.Empty,
         });
+        var presented = context.Request.Headers[authorizationHeader].ToString();
+        if (RejectedKeys.ContainsKey(presented.StartsWith("Bearer ", StringComparison.Ordinal) ? presented["Bearer ".Length..] : presented))
+        {
+            context.Response.StatusCode = 401;
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(ErrorBody(401, "invalid x-api-key").ToJsonString(Raw));
+            return null;
+        }
+
         var fault = _faults.TryDequeue(out var queued) ? queued : StandingFault;
         if (fault?.Delay is { } delay)
         {

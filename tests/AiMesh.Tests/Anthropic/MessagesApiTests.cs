@@ -1,0 +1,321 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using AiMesh.Testing;
+using AiMesh.Testing.Fakes;
+using static AiMesh.Tests.Providers.ProviderTestSupport;
+
+namespace AiMesh.Tests.Anthropic;
+
+/// <summary>
+/// The Anthropic-compatible surface <c>POST /v1/messages</c> over real sockets: raw HTTP in Anthropic's
+/// format → embedded gateway → a fake OpenAI, Anthropic or Gemini provider, answered in Anthropic's format.
+/// </summary>
+public sealed class MessagesApiTests
+{
+    private const string ProviderKey = "plain-test-key-7f3a9c";
+    private const string ToolArguments = "{\"city\":\"Zürich\",\"unit\":\"celsius\"}";
+
+    [Theory]
+    [InlineData("openai")]
+    [InlineData("anthropic")]
+    [InlineData("gemini")]
+    public async Task Messages_WithToolAndImage_ReturnsAnthropicMessage(string provider)
+    {
+        await using var fake = await Upstream.StartAsync(provider);
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = AnthropicClient(gateway);
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", WeatherRequest(stream: false));
+        var message = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("message", message["type"]!.GetValue<string>());
+        Assert.Equal("assistant", message["role"]!.GetValue<string>());
+        Assert.StartsWith("msg_", message["id"]!.GetValue<string>(), StringComparison.Ordinal);
+        var content = message["content"]!.AsArray();
+        Assert.Equal(fake.Reply, content.Single(b => b!["type"]!.GetValue<string>() == "text")!["text"]!.GetValue<string>());
+        var toolUse = content.Single(b => b!["type"]!.GetValue<string>() == "tool_use")!;
+        Assert.Equal(ToolName, toolUse["name"]!.GetValue<string>());
+        Assert.False(string.IsNullOrEmpty(toolUse["id"]!.GetValue<string>()));
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(ToolArguments), toolUse["input"]), toolUse["input"]!.ToJsonString());
+        Assert.Equal("tool_use", message["stop_reason"]!.GetValue<string>());
+        Assert.Equal(fake.CompletionTokens, message["usage"]!["output_tokens"]!.GetValue<int>());
+        Assert.True(message["usage"]!["input_tokens"]!.GetValue<int>() > 0);
+        Assert.Equal("primary", Header(response, "x-aimesh-deployment"));
+        Assert.Equal(provider, Header(response, "x-aimesh-provider"));
+        Assert.NotNull(Header(response, "x-aimesh-cost-usd"));
+        Assert.Single(fake.Bodies());
+    }
+
+    [Theory]
+    [InlineData("openai")]
+    [InlineData("anthropic")]
+    [InlineData("gemini")]
+    public async Task MessagesStreaming_WithToolAndImage_EmitsAnthropicEvents(string provider)
+    {
+        await using var fake = await Upstream.StartAsync(provider);
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = AnthropicClient(gateway);
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", WeatherRequest(stream: true));
+        var text = await response.Content.ReadAsStringAsync();
+        var events = ParseEvents(text);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("message_start", events[0].Name);
+        Assert.Equal("message_stop", events[^1].Name);
+        Assert.All(events, e => Assert.Equal(e.Name, e.Data["type"]!.GetValue<string>()));
+        Assert.StartsWith("msg_", events[0].Data["message"]!["id"]!.GetValue<string>(), StringComparison.Ordinal);
+        var starts = events.Where(e => e.Name == "content_block_start").Select(e => e.Data["index"]!.GetValue<int>()).ToList();
+        var stops = events.Where(e => e.Name == "content_block_stop").Select(e => e.Data["index"]!.GetValue<int>()).ToList();
+        Assert.Equal(starts, stops);
+        var deltas = events.Where(e => e.Name == "content_block_delta").Select(e => e.Data["delta"]!).ToList();
+        Assert.Equal(fake.Reply, string.Concat(deltas.Where(d => d["type"]!.GetValue<string>() == "text_delta").Select(d => d["text"]!.GetValue<string>())));
+        var arguments = string.Concat(deltas.Where(d => d["type"]!.GetValue<string>() == "input_json_delta").Select(d => d["partial_json"]!.GetValue<string>()));
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(ToolArguments), JsonNode.Parse(arguments)), arguments);
+        var toolBlock = events.Single(e => e.Name == "content_block_start" && e.Data["content_block"]!["type"]!.GetValue<string>() == "tool_use");
+        Assert.Equal(ToolName, toolBlock.Data["content_block"]!["name"]!.GetValue<string>());
+        var messageDelta = Assert.Single(events, e => e.Name == "message_delta");
+        Assert.Equal("tool_use", messageDelta.Data["delta"]!["stop_reason"]!.GetValue<string>());
+        Assert.Equal(fake.CompletionTokens, messageDelta.Data["usage"]!["output_tokens"]!.GetValue<int>());
+        Assert.Equal(provider, Header(response, "x-aimesh-provider"));
+        Assert.NotNull(ParseSse(text).Cost);
+    }
+
+    [Fact]
+    public async Task Messages_ToolResultConversation_ReachesProviderAsToolMessages()
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = AnthropicClient(gateway);
+        var request = new JsonObject
+        {
+            ["model"] = Upstream.OpenAiModel,
+            ["max_tokens"] = 200,
+            ["system"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = "Be terse." }),
+            ["stop_sequences"] = new JsonArray("END"),
+            ["temperature"] = 0.5,
+            ["top_k"] = 40,
+            ["messages"] = new JsonArray(
+                new JsonObject { ["role"] = "user", ["content"] = "Weather in Zürich?" },
+                new JsonObject
+                {
+                    ["role"] = "assistant",
+                    ["content"] = new JsonArray(new JsonObject { ["type"] = "tool_use", ["id"] = "toolu_1", ["name"] = ToolName, ["input"] = new JsonObject { ["city"] = "Zürich" } }),
+                },
+                new JsonObject
+                {
+                    ["role"] = "user",
+                    ["content"] = new JsonArray(
+                        new JsonObject { ["type"] = "tool_result", ["tool_use_id"] = "toolu_1", ["content"] = "21 °C, sunny" },
+                        new JsonObject { ["type"] = "text", ["text"] = "Thanks!" }),
+                }),
+        };
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(fake.Bodies())!;
+        var messages = sent["messages"]!.AsArray();
+        Assert.Equal(["system", "user", "assistant", "tool", "user"], messages.Select(m => m!["role"]!.GetValue<string>()));
+        Assert.Equal("Be terse.", messages[0]!["content"]!.GetValue<string>());
+        Assert.Equal("toolu_1", messages[2]!["tool_calls"]![0]!["id"]!.GetValue<string>());
+        Assert.True(JsonNode.DeepEquals(new JsonObject { ["city"] = "Zürich" }, JsonNode.Parse(messages[2]!["tool_calls"]![0]!["function"]!["arguments"]!.GetValue<string>())));
+        Assert.Equal("toolu_1", messages[3]!["tool_call_id"]!.GetValue<string>());
+        Assert.Equal("21 °C, sunny", messages[3]!["content"]!.GetValue<string>());
+        Assert.Equal(200, sent["max_tokens"]!.GetValue<int>());
+        Assert.Equal("END", sent["stop"]![0]!.GetValue<string>());
+        Assert.Equal(40, sent["top_k"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Messages_NoKey_IsAnthropicAuthenticationError()
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = gateway.CreateClient(key: null);
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", WeatherRequest(stream: false));
+
+        await AssertErrorAsync(response, HttpStatusCode.Unauthorized, "authentication_error");
+        Assert.Empty(fake.Bodies());
+    }
+
+    [Fact]
+    public async Task Messages_BearerKey_IsAccepted()
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", WeatherRequest(stream: false));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "max_tokens")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"system\",\"content\":\"Hi\"}]}", "role")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"file\"}}]}]}", "image source")]
+    [InlineData("{\"model\":", "JSON")]
+    public async Task Messages_InvalidBody_IsAnthropicInvalidRequestError(string body, string mentioned)
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = AnthropicClient(gateway);
+
+        using var response = await client.PostAsync("/v1/messages", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        var message = await AssertErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request_error");
+        Assert.Contains(mentioned, message, StringComparison.Ordinal);
+        Assert.Empty(fake.Bodies());
+    }
+
+    [Fact]
+    public async Task Messages_OverRateLimit_IsAnthropicRateLimitErrorWithRetryAfter()
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        var settings = fake.Settings();
+        settings["AiMesh:Quotas:Default:RequestsPerMinute"] = "1";
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
+        using var client = AnthropicClient(gateway);
+
+        using var first = await client.PostAsJsonAsync("/v1/messages", WeatherRequest(stream: false));
+        using var second = await client.PostAsJsonAsync("/v1/messages", WeatherRequest(stream: false));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        await AssertErrorAsync(second, HttpStatusCode.TooManyRequests, "rate_limit_error");
+        Assert.NotNull(second.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task Messages_UnknownModel_IsAnthropicNotFoundError()
+    {
+        await using var fake = await FakeAnthropicProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(AiMesh.Tests.Providers.ProviderTestSupport.Settings("anthropic", "claude-sonnet-4-5", ProviderKey, ("primary", fake.BaseUrl)));
+        using var client = AnthropicClient(gateway);
+        var request = WeatherRequest(stream: false);
+        request["model"] = "no-such-model";
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", request);
+
+        await AssertErrorAsync(response, HttpStatusCode.NotFound, "not_found_error");
+    }
+
+    private static HttpClient AnthropicClient(EmbeddedGateway gateway)
+    {
+        var client = gateway.CreateClient(key: null);
+        client.DefaultRequestHeaders.Add("x-api-key", EmbeddedGateway.MasterKey);
+        client.DefaultRequestHeaders.Add("anthropic-version", "2023-06-01");
+        return client;
+    }
+
+    private static async Task<string> AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string type)
+    {
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("error", body["type"]!.GetValue<string>());
+        Assert.Equal(type, body["error"]!["type"]!.GetValue<string>());
+        var message = body["error"]!["message"]!.GetValue<string>();
+        Assert.False(string.IsNullOrEmpty(message));
+        return message;
+    }
+
+    /// <summary>A Messages API request with a system prompt, text, a base64 image, and the weather tool.</summary>
+    private static JsonObject WeatherRequest(bool stream) => new()
+    {
+        ["model"] = "any-model",
+        ["max_tokens"] = 512,
+        ["system"] = "You are a terse weather assistant.",
+        ["messages"] = new JsonArray(new JsonObject
+        {
+            ["role"] = "user",
+            ["content"] = new JsonArray(
+                new JsonObject { ["type"] = "text", ["text"] = "What is the weather where this picture was taken?" },
+                new JsonObject { ["type"] = "image", ["source"] = new JsonObject { ["type"] = "base64", ["media_type"] = "image/png", ["data"] = Convert.ToBase64String(Png) } }),
+        }),
+        ["tools"] = new JsonArray(new JsonObject { ["name"] = ToolName, ["description"] = "Current weather of a city", ["input_schema"] = WeatherParameters.DeepClone() }),
+        ["tool_choice"] = new JsonObject { ["type"] = "auto" },
+        ["stream"] = stream,
+    };
+
+    private static List<(string Name, JsonNode Data)> ParseEvents(string body)
+    {
+        var events = new List<(string, JsonNode)>();
+        foreach (var block in body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+        {
+            var lines = block.Split('\n');
+            var name = lines.FirstOrDefault(l => l.StartsWith("event: ", StringComparison.Ordinal))?["event: ".Length..];
+            var data = lines.FirstOrDefault(l => l.StartsWith("data: ", StringComparison.Ordinal))?["data: ".Length..];
+            if (name is not null && data is not null)
+            {
+                events.Add((name, JsonNode.Parse(data)!));
+            }
+        }
+
+        return events;
+    }
+
+    /// <summary>One fake provider of the given type, serving every model name as deployment "primary".</summary>
+    private sealed class Upstream : IAsyncDisposable
+    {
+        public const string OpenAiModel = "gpt-4o-mini";
+
+        private FakeOpenAiProvider? _openAi;
+        private FakeProviderServer? _server;
+        private string _provider = string.Empty;
+
+        public string Reply => _openAi?.Reply ?? _server!.Reply;
+
+        public int CompletionTokens => _openAi?.CompletionTokens ?? _server!.CompletionTokens;
+
+        public static async Task<Upstream> StartAsync(string provider)
+        {
+            var upstream = new Upstream { _provider = provider };
+            switch (provider)
+            {
+                case "openai":
+                    upstream._openAi = await FakeOpenAiProvider.StartAsync();
+                    upstream._openAi.ToolCallArguments = ToolArguments;
+                    break;
+                case "anthropic":
+                    upstream._server = await FakeAnthropicProvider.StartAsync();
+                    break;
+                default:
+                    upstream._server = await FakeGeminiProvider.StartAsync();
+                    break;
+            }
+
+            if (upstream._server is not null)
+            {
+                upstream._server.ToolArguments = ToolArguments;
+            }
+
+            return upstream;
+        }
+
+        public Dictionary<string, string?> Settings()
+        {
+            var settings = AiMesh.Tests.Providers.ProviderTestSupport.Settings(_provider, "*", ProviderKey, ("primary", _openAi?.BaseUrl ?? _server!.BaseUrl));
+            return settings;
+        }
+
+        public List<JsonNode?> Bodies() => (_openAi?.Received ?? _server!.Received).Select(r => r.Body).ToList();
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_openAi is not null)
+            {
+                await _openAi.DisposeAsync();
+            }
+
+            if (_server is not null)
+            {
+                await _server.DisposeAsync();
+            }
+        }
+    }
+}
