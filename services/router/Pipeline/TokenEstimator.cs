@@ -1,37 +1,71 @@
 using System.Text.Json;
 using AiMesh.Contracts;
+using Microsoft.ML.Tokenizers;
 
 namespace AiMesh.Router.Pipeline;
 
 /// <summary>
-/// A cheap upper-bound guess of a request's tokens for the quota reservation (about four
-/// characters a token plus framing); the actual figures settle the reservation afterwards.
+/// The prompt-token estimate a quota reservation is made with, counted with OpenAI's o200k
+/// tokenizer (Microsoft.ML.Tokenizers): text and tool definitions are tokenized, each message
+/// adds its framing, an image counts as a high-detail tile set. The provider's actual figures
+/// settle the reservation afterwards.
 /// </summary>
 public static class TokenEstimator
 {
+    /// <summary>Framing tokens per message, and the assistant reply's priming, as OpenAI counts them.</summary>
+    public const int PerMessage = 3;
+    public const int ReplyPriming = 3;
+
+    /// <summary>An image part, counted as a 1024×1024 high-detail image (85 + 4 × 170).</summary>
+    public const int PerImage = 765;
+
+    private static readonly Lazy<Tokenizer> O200k = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
+
+    public static int CountTokens(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Length == 0 ? 0 : O200k.Value.CountTokens(text);
+    }
+
     public static int EstimatePromptTokens(ChatCompletionRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        long chars = 0;
+        long tokens = ReplyPriming;
         foreach (var message in request.Messages ?? [])
         {
-            chars += 16;
-            chars += message.Content switch
+            tokens += PerMessage + (message.Name is { } name ? CountTokens(name) : 0);
+            tokens += message.Content switch
             {
-                { ValueKind: JsonValueKind.String } text => text.GetString()!.Length,
-                { ValueKind: JsonValueKind.Array } parts => parts.GetRawText().Length,
+                { ValueKind: JsonValueKind.String } text => CountTokens(text.GetString()!),
+                { ValueKind: JsonValueKind.Array } parts => parts.EnumerateArray().Sum(Part),
                 _ => 0,
             };
-            chars += message.ToolCalls is { } calls ? calls.GetRawText().Length : 0;
+            tokens += message.ToolCalls is { } calls ? CountTokens(calls.GetRawText()) : 0;
         }
 
-        chars += request.Tools is { } tools ? tools.GetRawText().Length : 0;
-        return (int)Math.Min(int.MaxValue, (chars + 3) / 4);
+        tokens += request.Tools is { ValueKind: JsonValueKind.Array } tools ? CountTokens(tools.GetRawText()) : 0;
+        return (int)Math.Min(int.MaxValue, tokens);
     }
 
     public static int EstimateOutputTokens(ChatCompletionRequest request, int fallback)
     {
         ArgumentNullException.ThrowIfNull(request);
         return (request.MaxCompletionTokens ?? request.MaxTokens ?? fallback) * Math.Max(1, request.N ?? 1);
+    }
+
+    private static long Part(JsonElement part)
+    {
+        if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type))
+        {
+            return 0;
+        }
+
+        return type.GetString() switch
+        {
+            "text" when part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String => CountTokens(text.GetString()!),
+            "image_url" => PerImage,
+            // Audio and files: a rough size-based guess rather than tokenizing base64.
+            _ => (part.GetRawText().Length + 3) / 4,
+        };
     }
 }

@@ -67,7 +67,9 @@ public sealed class SqliteDatabase : IDisposable
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
         using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA busy_timeout=30000;";
+        // Per connection: without synchronous=NORMAL every commit fsyncs the WAL. NORMAL in WAL mode
+        // still keeps every commit across a crash of the process (only a power loss may lose the last ones).
+        pragma.CommandText = "PRAGMA busy_timeout=30000; PRAGMA synchronous=NORMAL;";
         pragma.ExecuteNonQuery();
         return connection;
     }

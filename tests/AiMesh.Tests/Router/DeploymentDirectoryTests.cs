@@ -34,17 +34,22 @@ public sealed class DeploymentDirectoryTests
     }
 
     [Fact]
-    public void EstimateTokens_CountsTextAndRequestedOutput()
+    public void EstimateTokens_CountsTextWithTheO200kTokenizerAndRequestedOutput()
     {
         var request = new ChatCompletionRequest
         {
             Model = "m",
             MaxTokens = 100,
             N = 2,
-            Messages = [new ChatMessage { Role = "user", Content = System.Text.Json.JsonSerializer.SerializeToElement(new string('x', 400)) }],
+            Messages =
+            [
+                new ChatMessage { Role = "system", Content = System.Text.Json.JsonSerializer.SerializeToElement("You are helpful.") },
+                new ChatMessage { Role = "user", Content = System.Text.Json.JsonSerializer.SerializeToElement(new object[] { new { type = "text", text = "Hello, world!" }, new { type = "image_url", image_url = new { url = "https://x/y.png" } } }) },
+            ],
         };
 
-        Assert.Equal(104, TokenEstimator.EstimatePromptTokens(request));
+        // "You are helpful." = 4 tokens, "Hello, world!" = 4 tokens (o200k), + 2 × 3 framing + 3 priming + one image.
+        Assert.Equal(4 + 4 + 6 + 3 + TokenEstimator.PerImage, TokenEstimator.EstimatePromptTokens(request));
         Assert.Equal(200, TokenEstimator.EstimateOutputTokens(request, 256));
     }
 }
