@@ -19,7 +19,11 @@ public sealed class TelemetryTests
             configure: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
         using var client = gateway.CreateClient();
 
-        using var response = await client.PostAsJsonAsync("/v1/chat/completions", Gateway.ChatBody());
+        // Activity listeners are process-wide: other tests' spans arrive too, so find ours by request id.
+        var requestId = $"trace-{Guid.NewGuid():N}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = JsonContent.Create(Gateway.ChatBody()) };
+        request.Headers.Add("x-request-id", requestId);
+        using var response = await client.SendAsync(request);
         await Gateway.WaitForUsageAsync(client, 1);
 
         // Spans are exported when they end; the two deliveries end a moment after the ledger shows the usage.
@@ -32,7 +36,8 @@ public sealed class TelemetryTests
                 snapshot = [.. spans];
             }
 
-            if (snapshot.Count(s => s.DisplayName.StartsWith("deliver usage/", StringComparison.Ordinal)) >= 2)
+            var ours = snapshot.FirstOrDefault(s => (s.GetTagItem("aimesh.request_id") as string) == requestId);
+            if (ours is not null && snapshot.Count(s => s.TraceId == ours.TraceId && s.DisplayName.StartsWith("deliver usage/", StringComparison.Ordinal)) >= 2)
             {
                 break;
             }
@@ -40,7 +45,8 @@ public sealed class TelemetryTests
             await Task.Delay(50);
         }
 
-        var chat = Assert.Single(snapshot, s => s.DisplayName == "chat gpt-4o-mini");
+        var chat = Assert.Single(snapshot, s => (s.GetTagItem("aimesh.request_id") as string) == requestId);
+        Assert.Equal("chat gpt-4o-mini", chat.DisplayName);
         var trace = snapshot.Where(s => s.TraceId == chat.TraceId).ToList();
         Assert.Contains(trace, s => s.DisplayName == "validate");
         Assert.Contains(trace, s => s.DisplayName == "quota.reserve");
