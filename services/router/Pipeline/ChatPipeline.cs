@@ -182,6 +182,8 @@ public sealed partial class ChatPipeline(
         {
             await FinishAsync(outcome, started);
             Tag(activity, outcome);
+            // The deadline's source is disposed when this method returns: hand the caller's token back first.
+            context.RequestAborted = callerAborted;
         }
     }
 
