@@ -69,14 +69,7 @@ public sealed partial class ProviderAdapterService(
 
             try
             {
-                response = await runtime.Pipeline.ExecuteAsync(async token =>
-                {
-                    using var message = upstream.Request!.ToMessage();
-                    var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
-                    // Read the whole body inside the attempt, so the attempt timeout covers it.
-                    await answer.Content.LoadIntoBufferAsync(token);
-                    return answer;
-                }, cancellationToken);
+                response = await SendBufferedAsync(runtime, upstream.Request!, cancellationToken);
             }
             catch (Exception exception) when (FailureClassifier.IsTransient(exception) && !cancellationToken.IsCancellationRequested)
             {
@@ -181,13 +174,7 @@ public sealed partial class ProviderAdapterService(
 
             try
             {
-                response = await runtime.Pipeline.ExecuteAsync(async token =>
-                {
-                    using var message = upstream.ToMessage();
-                    var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
-                    await answer.Content.LoadIntoBufferAsync(token);
-                    return answer;
-                }, cancellationToken);
+                response = await SendBufferedAsync(runtime, upstream, cancellationToken);
             }
             catch (Exception exception) when (FailureClassifier.IsTransient(exception) && !cancellationToken.IsCancellationRequested)
             {
@@ -467,6 +454,16 @@ public sealed partial class ProviderAdapterService(
         Polly.CircuitBreaker.BrokenCircuitException => "The deployment's circuit breaker is open.",
         _ => "The provider could not be reached.",
     };
+
+    /// <summary>One non-streaming call through the deployment's pipeline; the body is read inside the attempt, so the attempt timeout covers it.</summary>
+    private Task<HttpResponseMessage> SendBufferedAsync(DeploymentRuntime runtime, WireRequest upstream, CancellationToken cancellationToken) =>
+        runtime.Pipeline.ExecuteAsync(async token =>
+        {
+            using var message = upstream.ToMessage();
+            var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
+            await answer.Content.LoadIntoBufferAsync(token);
+            return answer;
+        }, cancellationToken).AsTask();
 
     private HttpClient Client() => httpClients.CreateClient(HttpClientName);
 
