@@ -47,6 +47,10 @@ public static class RouterExtensions
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section);
         services.AddOptions<DeploymentBudgets>().BindConfiguration(DeploymentBudgets.Section);
         services.TryAddSingleton<ResponseCache>();
+        services.AddOptions<ContentPolicy>().BindConfiguration(ContentPolicies.Section)
+            .Validate(p => p.Problem() is null, $"{ContentPolicies.Section}: Screening must be off, flag or block, and Pii off, redact or block.")
+            .ValidateOnStart();
+        services.TryAddSingleton<ContentPolicies>();
         services.TryAddSingleton<ChatPipeline>();
         services.TryAddSingleton<EmbeddingsPipeline>();
         return builder;

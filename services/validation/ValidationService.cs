@@ -1,4 +1,5 @@
 using AiMesh.Contracts;
+using AiMesh.Validation.Content;
 using FluentValidation;
 
 namespace AiMesh.Validation;
@@ -6,9 +7,10 @@ namespace AiMesh.Validation;
 /// <summary>Validates and normalises a request. In embedded mode the router calls this directly.</summary>
 public sealed class ValidationService(IValidator<ChatCompletionRequest> validator) : IValidationClient
 {
-    public async Task<ValidationVerdict> ValidateChatAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
+    public async Task<ValidationVerdict> ValidateChatAsync(ChatCompletionRequest request, ContentPolicy policy, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(policy);
         var result = await validator.ValidateAsync(request, cancellationToken);
         if (!result.IsValid)
         {
@@ -16,7 +18,11 @@ public sealed class ValidationService(IValidator<ChatCompletionRequest> validato
             return new ValidationVerdict(false, null, issues);
         }
 
-        return new ValidationVerdict(true, Normalise(request), []);
+        // Screening and redaction run on what was accepted, so they see the normalised request.
+        var inspected = ContentInspector.Inspect(Normalise(request), policy);
+        return inspected.Refusal is { } refusal
+            ? new ValidationVerdict(false, null, [refusal], inspected.Findings)
+            : new ValidationVerdict(true, inspected.Request, [], inspected.Findings);
     }
 
     /// <summary>Trims the model name; everything else is passed on as the caller sent it.</summary>

@@ -21,8 +21,8 @@ public static class ValidationServiceExtensions
     /// <summary>The service-invocation surface (Dapr mode): one route per typed-client call.</summary>
     public static IEndpointRouteBuilder MapValidation(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost(ServiceRoutes.ValidateChat, (ChatCompletionRequest request, ValidationService service, CancellationToken cancellationToken) =>
-                service.ValidateChatAsync(request, cancellationToken))
+        endpoints.MapPost(ServiceRoutes.ValidateChat, (ChatValidationRequest body, ValidationService service, CancellationToken cancellationToken) =>
+                service.ValidateChatAsync(body.Request, body.Policy, cancellationToken))
             .ExcludeFromDescription();
         return endpoints;
     }

@@ -21,6 +21,8 @@ public sealed record UsageEvent
     public required DateTimeOffset Timestamp { get; init; }
     /// <summary>Attempts that failed before the final one (failovers), for passive health.</summary>
     public IReadOnlyList<FailedAttempt> FailedAttempts { get; init; } = [];
+    /// <summary>The prompt screening and PII redaction verdict (rule names and counts only), or null.</summary>
+    public ContentFindings? Content { get; init; }
 }
 
 public sealed record FailedAttempt(string DeploymentId, int Status, double LatencyMs);

@@ -18,6 +18,8 @@ public class RequestParsingBenchmarks
     private ChatCompletionRequest _request = new();
     private readonly ChatCompletionRequestValidator _validator = new(new ValidationLimits());
     private ValidationService _service = null!;
+    // The default policy: screening on (flag), PII redaction off — what every request pays for by default.
+    private static readonly ContentPolicy DefaultPolicy = new();
 
     [Params(SampleRequests.Small, SampleRequests.Conversation)]
     public string Request { get; set; } = SampleRequests.Small;
@@ -45,6 +47,6 @@ public class RequestParsingBenchmarks
         }
 
         var request = JsonSerializer.Deserialize<ChatCompletionRequest>(_body, AiMeshJson.Options)!;
-        return await _service.ValidateChatAsync(request, CancellationToken.None);
+        return await _service.ValidateChatAsync(request, DefaultPolicy, CancellationToken.None);
     }
 }

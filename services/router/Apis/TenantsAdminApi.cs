@@ -25,7 +25,7 @@ public static partial class TenantsAdminApi
 
     // Unknown fields are refused: an admin's typo must not silently change nothing.
     [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
-    public sealed record TenantRequest(string? Id, string? Name, List<string>? AllowedModels, SubjectLimits? Limits);
+    public sealed record TenantRequest(string? Id, string? Name, List<string>? AllowedModels, SubjectLimits? Limits, ContentPolicy? ContentPolicy = null);
 
     [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
     public sealed record KeyRequest(string? Name, List<string>? AllowedModels, SubjectLimits? Limits, DateTimeOffset? ExpiresAt);
@@ -34,6 +34,7 @@ public static partial class TenantsAdminApi
         TenantRequest request, TenantDirectory tenants, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = Validate(request.Id, request.AllowedModels, request.Limits);
+        ValidatePolicy(request.ContentPolicy, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
@@ -44,7 +45,7 @@ public static partial class TenantsAdminApi
             return TypedResults.Problem($"'{TenantAuthenticator.MasterTenant}' is reserved for the master key.", statusCode: 409);
         }
 
-        var tenant = new Tenant(request.Id!, request.Name, request.AllowedModels ?? [], request.Limits, time.GetUtcNow());
+        var tenant = new Tenant(request.Id!, request.Name, request.AllowedModels ?? [], request.Limits, time.GetUtcNow(), request.ContentPolicy);
         return await tenants.CreateTenantAsync(tenant, cancellationToken)
             ? TypedResults.Created($"/admin/tenants/{tenant.Id}", tenant)
             : TypedResults.Problem($"Tenant '{tenant.Id}' already exists.", statusCode: 409);
@@ -57,6 +58,7 @@ public static partial class TenantsAdminApi
         string tenantId, TenantRequest request, TenantDirectory tenants, CancellationToken cancellationToken)
     {
         var errors = Validate(tenantId, request.AllowedModels, request.Limits);
+        ValidatePolicy(request.ContentPolicy, errors);
         if (request.Id is not null && request.Id != tenantId)
         {
             errors["id"] = ["A tenant's id cannot change: 'id' in the body must be absent or equal the id in the path."];
@@ -72,7 +74,7 @@ public static partial class TenantsAdminApi
             return NotFound(tenantId);
         }
 
-        var updated = current with { Name = request.Name ?? current.Name, AllowedModels = request.AllowedModels ?? current.AllowedModels, Limits = request.Limits ?? current.Limits };
+        var updated = current with { Name = request.Name ?? current.Name, AllowedModels = request.AllowedModels ?? current.AllowedModels, Limits = request.Limits ?? current.Limits, ContentPolicy = request.ContentPolicy ?? current.ContentPolicy };
         return await tenants.UpdateTenantAsync(updated, cancellationToken)
             ? TypedResults.Ok(updated)
             : TypedResults.Problem("The tenant changed meanwhile; read it again and retry.", statusCode: 409);
@@ -146,6 +148,14 @@ public static partial class TenantsAdminApi
         }
 
         return errors;
+    }
+
+    private static void ValidatePolicy(ContentPolicy? policy, Dictionary<string, string[]> errors)
+    {
+        if (policy?.Problem() is { } problem)
+        {
+            errors["contentPolicy"] = [problem];
+        }
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$", RegexOptions.CultureInvariant)]

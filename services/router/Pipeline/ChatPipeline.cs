@@ -27,6 +27,7 @@ public sealed partial class ChatPipeline(
     IProviderAdapterClient providers,
     IEventPublisher events,
     ResponseCache cache,
+    ContentPolicies contentPolicies,
     GatewayMetrics metrics,
     IOptionsMonitor<RouterOptions> options,
     IOptionsMonitor<DeploymentBudgets> budgets,
@@ -65,20 +66,23 @@ public sealed partial class ChatPipeline(
         }
 
         ValidationVerdict verdict;
-        using (GatewayTracing.Start("validate"))
+        var policy = contentPolicies.For(caller);
+        using (var validateSpan = GatewayTracing.Start("validate"))
         {
-            verdict = await validation.ValidateChatAsync(request!, context.RequestAborted);
+            verdict = await validation.ValidateChatAsync(request!, policy, context.RequestAborted);
+            contentPolicies.Record(requestId, caller.TenantId, verdict.Content, validateSpan);
         }
 
         if (!verdict.IsValid)
         {
             var first = verdict.Issues[0];
             var message = string.Join(" ", verdict.Issues.Select(i => i.Message));
-            await dialect.WriteErrorAsync(context, GatewayError.BadRequest(message, first.Param));
+            await dialect.WriteErrorAsync(context, GatewayError.BadRequest(message, first.Param, first.Code ?? "invalid_request"));
             return;
         }
 
         request = verdict.Normalised!;
+        contentPolicies.LogPrompt(policy, requestId, request);
         using var activity = GatewayTracing.StartChat(request.Model!, requestId, caller.TenantId);
         using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["RequestId"] = requestId, ["TenantId"] = caller.TenantId, ["Model"] = request.Model });
         if (!caller.MayUse(request.Model!))
@@ -99,7 +103,10 @@ public sealed partial class ChatPipeline(
         // A context fallback routes to a larger-context alias: the request now names it.
         request = request with { Model = plan!.Model };
         var candidates = plan.Deployments;
-        var outcome = new Outcome(requestId, caller, request.Model!, started) { Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens };
+        var outcome = new Outcome(requestId, caller, request.Model!, started)
+        {
+            Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens, Policy = policy, Content = verdict.Content,
+        };
         var reservation = new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens));
         using var reserveSpan = GatewayTracing.Start("quota.reserve");
         var decision = await quota.ReserveAsync(outcome.Subject, reservation with { Limits = caller.Tenant?.Limits }, context.RequestAborted);
@@ -324,6 +331,7 @@ public sealed partial class ChatPipeline(
         context.Response.Headers["x-aimesh-cost-usd"] = FormatCost(last.CostUsd);
         await AcknowledgeAsync(outcome);
         WriteOverhead(context, outcome);
+        contentPolicies.LogCompletion(outcome.Policy, outcome.RequestId, body);
         if (cacheKey is not null)
         {
             await cache.SetAsync(cacheKey, outcome.Caller.TenantId, request.Model!, new CachedCompletion(body, last.Usage ?? new Usage(), last.DeploymentId, last.Provider), CancellationToken.None);
@@ -377,7 +385,7 @@ public sealed partial class ChatPipeline(
                 metrics.FirstToken(deployment.Provider, request.Model!, time.GetElapsedTime(attemptStarted).TotalSeconds);
                 await context.Response.StartAsync(context.RequestAborted);
                 var writer = dialect.OpenStream(context, request);
-                var chunks = cacheKey is null ? null : new List<string>();
+                var chunks = cacheKey is null && !outcome.Policy.LogPrompts ? null : new List<string>();
                 while (await events.MoveNextAsync())
                 {
                     var item = events.Current;
@@ -400,8 +408,13 @@ public sealed partial class ChatPipeline(
                             await AcknowledgeAsync(outcome);
                             if (chunks is not null)
                             {
+                                // Chunks are kept only to cache the answer or to log it for a tenant that opted in.
                                 var completion = JsonSerializer.SerializeToElement(CompletionStreams.Assemble(chunks));
-                                await cache.SetAsync(cacheKey!, outcome.Caller.TenantId, request.Model!, new CachedCompletion(completion, item.Usage ?? new Usage(), first.DeploymentId!, first.Provider!), CancellationToken.None);
+                                contentPolicies.LogCompletion(outcome.Policy, outcome.RequestId, completion);
+                                if (cacheKey is not null)
+                                {
+                                    await cache.SetAsync(cacheKey, outcome.Caller.TenantId, request.Model!, new CachedCompletion(completion, item.Usage ?? new Usage(), first.DeploymentId!, first.Provider!), CancellationToken.None);
+                                }
                             }
 
                             await writer.EndAsync(item.Usage, item.CostUsd);
@@ -588,6 +601,7 @@ public sealed partial class ChatPipeline(
             Cache = outcome.Cache,
             Timestamp = time.GetUtcNow(),
             FailedAttempts = outcome.Failed.ToArray(),
+            Content = outcome.Content,
         };
         await events.PublishAsync(Topics.Usage, usage, CancellationToken.None);
     }
@@ -687,6 +701,9 @@ public sealed partial class ChatPipeline(
         /// <summary>Time the attempts took (to the first event, for streams): what is not the gateway's own.</summary>
         public TimeSpan ProviderTime { get; set; }
         public GatewayError? DeploymentBudgetError { get; set; }
+        public ContentPolicy Policy { get; init; } = new();
+        /// <summary>What screening and redaction found; recorded with the usage event.</summary>
+        public ContentFindings? Content { get; init; }
         public List<FailedAttempt> Failed { get; } = [];
     }
 

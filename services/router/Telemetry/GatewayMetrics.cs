@@ -19,6 +19,8 @@ public sealed class GatewayMetrics
     private readonly Histogram<long> _genAiTokens;
     private readonly Histogram<double> _genAiDuration;
     private readonly Histogram<double> _timeToFirstToken;
+    private readonly Counter<long> _screening;
+    private readonly Counter<long> _piiFindings;
 
     public GatewayMetrics(IMeterFactory meters, Routing.DeploymentDirectory directory)
     {
@@ -42,6 +44,8 @@ public sealed class GatewayMetrics
         _rejections = meter.CreateCounter<long>("aimesh_quota_rejections", description: "Requests refused by rate limits or budgets.");
         _cacheHits = meter.CreateCounter<long>("aimesh_cache_hits", description: "Requests answered from the response cache.");
         _cacheMisses = meter.CreateCounter<long>("aimesh_cache_misses", description: "Cacheable requests the cache could not answer.");
+        _screening = meter.CreateCounter<long>("aimesh_prompt_screening", description: "Screened requests by verdict (clean, flagged, blocked).");
+        _piiFindings = meter.CreateCounter<long>("aimesh_pii_findings", description: "Personal data or secrets found in prompts, by kind and action (redacted, blocked).");
     }
 
     public void Attempt(string provider, string deployment, int status, double seconds)
@@ -78,4 +82,8 @@ public sealed class GatewayMetrics
     public void Rejected(string reason) => _rejections.Add(1, new TagList { { "reason", reason } });
 
     public void Cache(bool hit) => (hit ? _cacheHits : _cacheMisses).Add(1);
+
+    public void Screened(string verdict) => _screening.Add(1, new TagList { { "verdict", verdict } });
+
+    public void PiiFound(string kind, string action, int count) => _piiFindings.Add(count, new TagList { { "kind", kind }, { "action", action } });
 }

@@ -2,13 +2,17 @@ using AiMesh.Contracts;
 
 namespace AiMesh.Router.Tenancy;
 
-/// <summary>A tenant: who pays, which models it may use, and its own limits (null: the configured defaults).</summary>
+/// <summary>
+/// A tenant: who pays, which models it may use, its own limits and content policy (null: the
+/// configured defaults).
+/// </summary>
 public sealed record Tenant(
     string Id,
     string? Name,
     IReadOnlyList<string> AllowedModels,
     SubjectLimits? Limits,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    ContentPolicy? ContentPolicy = null);
 
 /// <summary>
 /// A virtual key. Only its SHA-256 is stored; <see cref="Prefix"/> and <see cref="Last4"/> let

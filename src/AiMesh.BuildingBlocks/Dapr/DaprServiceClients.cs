@@ -37,9 +37,9 @@ internal static class InvokeContent
 /// <summary>router → validation over Dapr service invocation.</summary>
 public sealed class DaprValidationClient(HttpClient http) : IValidationClient
 {
-    public async Task<ValidationVerdict> ValidateChatAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
+    public async Task<ValidationVerdict> ValidateChatAsync(ChatCompletionRequest request, ContentPolicy policy, CancellationToken cancellationToken)
     {
-        using var content = InvokeContent.Json(request);
+        using var content = InvokeContent.Json(new ChatValidationRequest(request, policy));
         using var response = await http.PostAsync(ServiceRoutes.ValidateChat, content, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<ValidationVerdict>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;

@@ -35,13 +35,30 @@ public sealed class DaprServiceClientsTests
         sidecar.RegisterApp(AppIds.Validation, validation.CreateClient());
         await using var caller = DaprCallerSide.Services(sidecar);
 
-        var verdict = await caller.GetRequiredService<IValidationClient>().ValidateChatAsync(Chat(model: " gpt-4o-mini "), CancellationToken.None);
+        var verdict = await caller.GetRequiredService<IValidationClient>().ValidateChatAsync(Chat(model: " gpt-4o-mini "), new ContentPolicy(), CancellationToken.None);
 
         Assert.True(verdict.IsValid);
         Assert.Empty(verdict.Issues);
         Assert.Equal("gpt-4o-mini", verdict.Normalised?.Model);
         var call = Assert.Single(sidecar.HttpCalls, c => c.Path.StartsWith("/v1.0/invoke/", StringComparison.Ordinal));
         Assert.Equal(new RecordedHttpCall("POST", "/v1.0/invoke/validation/method/validate/chat", "validation"), call);
+    }
+
+    [Fact]
+    public async Task ValidateChatAsync_CarriesThePolicy_AndReturnsRedactedRequestWithFindings()
+    {
+        await using var sidecar = await FakeDaprSidecar.StartAsync();
+        await using var validation = new DaprServiceFactory<ValidationEntryPoint>(sidecar);
+        sidecar.RegisterApp(AppIds.Validation, validation.CreateClient());
+        await using var caller = DaprCallerSide.Services(sidecar);
+        var request = Chat() with { Messages = [new ChatMessage { Role = "user", Content = JsonSerializer.SerializeToElement("write to jo@example.com") }] };
+
+        var verdict = await caller.GetRequiredService<IValidationClient>().ValidateChatAsync(request, new ContentPolicy { Pii = ContentPolicy.Redact }, CancellationToken.None);
+
+        Assert.True(verdict.IsValid);
+        Assert.Equal("write to [REDACTED:email]", verdict.Normalised!.Messages![0].Content!.Value.GetString());
+        Assert.Equal(1, verdict.Content!.Redactions["email"]);
+        Assert.Equal(ContentFindings.Redacted, verdict.Content.Pii);
     }
 
     [Fact]
@@ -52,7 +69,7 @@ public sealed class DaprServiceClientsTests
         sidecar.RegisterApp(AppIds.Validation, validation.CreateClient());
         await using var caller = DaprCallerSide.Services(sidecar);
 
-        var verdict = await caller.GetRequiredService<IValidationClient>().ValidateChatAsync(Chat(temperature: 3), CancellationToken.None);
+        var verdict = await caller.GetRequiredService<IValidationClient>().ValidateChatAsync(Chat(temperature: 3), new ContentPolicy(), CancellationToken.None);
 
         Assert.False(verdict.IsValid);
         Assert.Null(verdict.Normalised);
@@ -70,8 +87,8 @@ public sealed class DaprServiceClientsTests
         await using var caller = DaprCallerSide.Services(sidecar);
         var client = caller.GetRequiredService<IValidationClient>();
 
-        var failure = await Assert.ThrowsAsync<HttpRequestException>(() => client.ValidateChatAsync(Chat(), CancellationToken.None));
-        var verdict = await client.ValidateChatAsync(Chat(), CancellationToken.None);
+        var failure = await Assert.ThrowsAsync<HttpRequestException>(() => client.ValidateChatAsync(Chat(), new ContentPolicy(), CancellationToken.None));
+        var verdict = await client.ValidateChatAsync(Chat(), new ContentPolicy(), CancellationToken.None);
 
         Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, failure.StatusCode);
         Assert.True(verdict.IsValid);

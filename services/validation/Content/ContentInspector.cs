@@ -1,0 +1,139 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AiMesh.Contracts;
+
+namespace AiMesh.Validation.Content;
+
+/// <summary>
+/// Applies a tenant's content policy to a valid request: screens user text for prompt injection
+/// and redacts (or refuses) personal data in the text of every message. Only text is inspected:
+/// string contents and <c>text</c> parts; images, files, tool calls and tool definitions are not.
+/// </summary>
+public static class ContentInspector
+{
+    public sealed record Result(ChatCompletionRequest Request, ContentFindings? Findings, ValidationIssue? Refusal);
+
+    public static Result Inspect(ChatCompletionRequest request, ContentPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(policy);
+        var screening = policy.Screening != ContentPolicy.Off;
+        var pii = policy.Pii != ContentPolicy.Off;
+        if (!screening && !pii || request.Messages is null)
+        {
+            return new Result(request, null, null);
+        }
+
+        var signals = new SortedSet<string>(StringComparer.Ordinal);
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        int? firstSignal = null, firstPii = null;
+        var messages = request.Messages;
+        List<ChatMessage>? rewritten = null;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            if (screening && message.Role == "user")
+            {
+                var before = signals.Count;
+                foreach (var text in MessageTexts.Of(message.Content))
+                {
+                    PromptScreener.Screen(text, signals);
+                }
+
+                firstSignal ??= signals.Count > before ? i : null;
+            }
+
+            if (pii)
+            {
+                var found = counts.Values.Sum();
+                var content = MessageTexts.Rewrite(message.Content, text => PiiRedactor.Redact(text, counts));
+                firstPii ??= counts.Values.Sum() > found ? i : null;
+                if (policy.Pii == ContentPolicy.Redact && !Equals(content, message.Content))
+                {
+                    rewritten ??= [.. messages];
+                    rewritten[i] = message with { Content = content };
+                }
+            }
+        }
+
+        var findings = new ContentFindings
+        {
+            Screening = !screening ? ContentFindings.NotChecked
+                : signals.Count == 0 ? ContentFindings.Clean
+                : policy.Screening == ContentPolicy.Block ? ContentFindings.Blocked : ContentFindings.Flagged,
+            Signals = [.. signals],
+            Pii = !pii ? ContentFindings.NotChecked
+                : counts.Count == 0 ? ContentFindings.Clean
+                : policy.Pii == ContentPolicy.Block ? ContentFindings.Blocked : ContentFindings.Redacted,
+            Redactions = counts,
+        };
+        var refusal = findings.Screening == ContentFindings.Blocked
+            ? new ValidationIssue($"messages[{firstSignal}].content",
+                $"The request was refused by prompt screening ({string.Join(", ", signals)}).", "content_policy_violation")
+            : findings.Pii == ContentFindings.Blocked
+                ? new ValidationIssue($"messages[{firstPii}].content",
+                    $"The request contains personal data or secrets this tenant may not send ({string.Join(", ", counts.Select(c => $"{c.Key}: {c.Value}"))}).", "pii_detected")
+                : null;
+        return new Result(rewritten is null ? request : request with { Messages = rewritten }, findings, refusal);
+    }
+}
+
+/// <summary>The text of a message's content: a string, or the <c>text</c> of its text parts.</summary>
+internal static class MessageTexts
+{
+    public static IEnumerable<string> Of(JsonElement? content)
+    {
+        if (content is { ValueKind: JsonValueKind.String } text)
+        {
+            yield return text.GetString()!;
+        }
+        else if (content is { ValueKind: JsonValueKind.Array } parts)
+        {
+            foreach (var part in parts.EnumerateArray())
+            {
+                if (TextOf(part) is { } partText)
+                {
+                    yield return partText;
+                }
+            }
+        }
+    }
+
+    /// <summary>The content with <paramref name="rewrite"/> applied to each text; the same value when none changed.</summary>
+    public static JsonElement? Rewrite(JsonElement? content, Func<string, string> rewrite)
+    {
+        if (content is { ValueKind: JsonValueKind.String } text)
+        {
+            var original = text.GetString()!;
+            var result = rewrite(original);
+            return ReferenceEquals(result, original) ? content : JsonSerializer.SerializeToElement(result);
+        }
+
+        if (content is not { ValueKind: JsonValueKind.Array } parts)
+        {
+            return content;
+        }
+
+        JsonArray? changed = null;
+        var index = 0;
+        foreach (var part in parts.EnumerateArray())
+        {
+            if (TextOf(part) is { } original && rewrite(original) is var result && !ReferenceEquals(result, original))
+            {
+                changed ??= JsonNode.Parse(parts.GetRawText())!.AsArray();
+                changed[index]!["text"] = result;
+            }
+
+            index++;
+        }
+
+        return changed is null ? content : JsonSerializer.SerializeToElement(changed);
+    }
+
+    private static string? TextOf(JsonElement part) =>
+        part.ValueKind == JsonValueKind.Object
+        && part.TryGetProperty("type", out var type) && type.ValueEquals("text")
+        && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
+            ? text.GetString()
+            : null;
+}
