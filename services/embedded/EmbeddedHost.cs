@@ -37,6 +37,7 @@ public static class EmbeddedHost
         builder.Services.AddSingleton<IValidationClient>(sp => sp.GetRequiredService<ValidationService>());
         builder.Services.AddSingleton<IProviderAdapterClient>(sp => sp.GetRequiredService<ProviderAdapterService>());
         builder.Services.AddSingleton<IDeploymentOperations>(sp => sp.GetRequiredService<AiMesh.ProviderAdapter.Resilience.DeploymentOperations>());
+        builder.Services.AddSingleton<IDeploymentAdminClient>(sp => sp.GetRequiredService<AiMesh.ProviderAdapter.Catalog.ManagedCatalog>());
         builder.Services.AddSingleton<ICostLedgerClient>(sp => sp.GetRequiredService<CostLedgerService>());
         builder.Services.AddSingleton<IHealthClient>(sp => sp.GetRequiredService<HealthService>());
         builder.Services.AddSingleton<IQuotaClient, EmbeddedQuotaActors>();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using AiMesh.BuildingBlocks;
 using AiMesh.BuildingBlocks.Dapr;
 using AiMesh.Contracts;
+using AiMesh.ProviderAdapter.Catalog;
 using AiMesh.ProviderAdapter.Resilience;
 
 namespace AiMesh.ProviderAdapter;
@@ -21,6 +22,15 @@ public static class ProviderAdapterApi
             registry.Find(deploymentId) is null ? Results.NotFound() : Results.Ok(await operations.ProbeAsync(deploymentId, cancellationToken)));
         group.MapPost(DaprDeploymentOperationsClient.ResetBreakerRoute, (string deploymentId, DeploymentOperations operations, CancellationToken cancellationToken) =>
             operations.ResetBreakerAsync(deploymentId, cancellationToken));
+        // The catalog admin calls answer 200 with the outcome's own status inside (the router maps it).
+        group.MapGet(DaprDeploymentAdminClient.ListRoute, (ManagedCatalog catalog, CancellationToken cancellationToken) => catalog.ListAsync(cancellationToken));
+        group.MapPut(DaprDeploymentAdminClient.ItemRoute, (string deploymentId, DeploymentSpec spec, ManagedCatalog catalog, CancellationToken cancellationToken) =>
+            catalog.PutAsync(deploymentId, spec, cancellationToken));
+        group.MapDelete(DaprDeploymentAdminClient.ItemRoute, (string deploymentId, ManagedCatalog catalog, CancellationToken cancellationToken) =>
+            catalog.DeleteAsync(deploymentId, cancellationToken));
+        group.MapPost(DaprDeploymentAdminClient.EnabledRoute, (string deploymentId, bool enabled, ManagedCatalog catalog, CancellationToken cancellationToken) =>
+            catalog.SetEnabledAsync(deploymentId, enabled, cancellationToken));
+        group.MapPost(DaprDeploymentAdminClient.ReencryptRoute, (ManagedCatalog catalog, CancellationToken cancellationToken) => catalog.ReencryptAsync(cancellationToken));
         return endpoints;
     }
 

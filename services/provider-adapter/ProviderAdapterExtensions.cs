@@ -20,6 +20,10 @@ public static class ProviderAdapterExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProviderCatalogOptions>, ProviderCatalogValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ProviderCatalog>();
+        services.TryAddSingleton<ManagedKeys>();
+        services.TryAddSingleton<KeyEncryption>();
+        services.TryAddSingleton<ManagedCatalog>();
+        services.AddHostedService<ManagedCatalogRefresher>();
         services.TryAddSingleton<DeploymentRegistry>();
         services.TryAddSingleton<AdaptiveTimeouts>();
         services.TryAddSingleton<DeploymentOperations>();

@@ -46,4 +46,10 @@ public static class SecretNames
     public const string AnthropicApiKey = "anthropic-api-key";
     public const string GeminiApiKey = "gemini-api-key";
     public const string MasterKey = "aimesh-master-key";
+
+    /// <summary>The AES-256 key (base64 of 32 bytes) that encrypts provider keys added through the admin API.</summary>
+    public const string EncryptionKey = "aimesh-encryption-key";
+
+    /// <summary>The previous encryption key while a rotation is under way: still decrypts, never encrypts.</summary>
+    public const string PreviousEncryptionKey = "aimesh-encryption-key-previous";
 }

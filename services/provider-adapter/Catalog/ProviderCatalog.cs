@@ -5,21 +5,42 @@ using Microsoft.Extensions.Options;
 
 namespace AiMesh.ProviderAdapter.Catalog;
 
-/// <summary>The validated deployments, by id and in priority order.</summary>
+/// <summary>
+/// The validated deployments, by id and in priority order: the configured ones (settings) and the
+/// ones added through the admin API, swapped in as one snapshot when the latter change.
+/// </summary>
 public sealed class ProviderCatalog
 {
-    private readonly FrozenDictionary<string, DeploymentConfig> _byId;
+    private volatile Snapshot _snapshot;
 
     public ProviderCatalog(IOptions<ProviderCatalogOptions> options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Deployments = options.Value.Deployments.Select(Freeze).OrderBy(d => d.Priority).ToList();
-        _byId = Deployments.ToFrozenDictionary(d => d.Id, StringComparer.Ordinal);
+        Configured = options.Value.Deployments.Select(Freeze).OrderBy(d => d.Priority).ToList();
+        _snapshot = new Snapshot(Configured);
     }
 
-    public IReadOnlyList<DeploymentConfig> Deployments { get; }
+    /// <summary>The deployments from settings, as configured (before any admin enable/disable).</summary>
+    public IReadOnlyList<DeploymentConfig> Configured { get; }
 
-    public DeploymentConfig? Find(string id) => _byId.GetValueOrDefault(id);
+    public IReadOnlyList<DeploymentConfig> Deployments => _snapshot.Deployments;
+
+    public DeploymentConfig? Find(string id) => _snapshot.ById.GetValueOrDefault(id);
+
+    public bool IsConfigured(string id) => Configured.Any(d => d.Id == id);
+
+    /// <summary>Replaces the runtime part of the catalog: configured deployments (with their admin enable/disable applied) and admin-managed ones.</summary>
+    public void Replace(IEnumerable<DeploymentConfig> deployments)
+    {
+        ArgumentNullException.ThrowIfNull(deployments);
+        _snapshot = new Snapshot(deployments.OrderBy(d => d.Priority).ToList());
+    }
+
+    private sealed class Snapshot(IReadOnlyList<DeploymentConfig> deployments)
+    {
+        public IReadOnlyList<DeploymentConfig> Deployments { get; } = deployments;
+        public FrozenDictionary<string, DeploymentConfig> ById { get; } = deployments.ToFrozenDictionary(d => d.Id, StringComparer.Ordinal);
+    }
 
     /// <summary>A validated <see cref="DeploymentOptions"/> as the immutable config the service runs on.</summary>
     public static DeploymentConfig Freeze(DeploymentOptions o)

@@ -3,8 +3,11 @@ using AiMesh.BuildingBlocks.Secrets;
 
 namespace AiMesh.ProviderAdapter.Providers;
 
-/// <summary>API keys from the secret store, cached briefly so a rotated secret is picked up without a restart.</summary>
-public sealed class ApiKeyProvider(ISecretStore secrets, TimeProvider time)
+/// <summary>
+/// API keys from the secret store, cached briefly so a rotated secret is picked up without a restart;
+/// keys added through the admin API come decrypted from <see cref="Catalog.ManagedKeys"/>.
+/// </summary>
+public sealed class ApiKeyProvider(ISecretStore secrets, Catalog.ManagedKeys managed, TimeProvider time)
 {
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
     private readonly ConcurrentDictionary<string, (string? Key, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
@@ -14,6 +17,11 @@ public sealed class ApiKeyProvider(ISecretStore secrets, TimeProvider time)
         if (secretName is null)
         {
             return null;
+        }
+
+        if (Catalog.ManagedKeys.IsManaged(secretName))
+        {
+            return managed.Find(secretName);
         }
 
         var now = time.GetUtcNow();

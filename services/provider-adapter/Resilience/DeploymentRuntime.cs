@@ -147,13 +147,30 @@ public sealed class DeploymentRuntime
     }
 }
 
-/// <summary>One runtime per deployment, created on first use: breaker state is isolated per deployment.</summary>
+/// <summary>
+/// One runtime per deployment, created on first use: breaker state is isolated per deployment. A
+/// deployment changed through the admin API is a new config and gets a new runtime (a closed breaker).
+/// </summary>
 public sealed class DeploymentRegistry(ProviderCatalog catalog, TimeProvider time)
 {
-    private readonly Dictionary<string, DeploymentRuntime> _runtimes = catalog.Deployments
-        .ToDictionary(d => d.Id, d => new DeploymentRuntime(d, time, Random.Shared.NextDouble), StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DeploymentRuntime> _runtimes = new(StringComparer.Ordinal);
 
-    public DeploymentRuntime? Find(string id) => _runtimes.GetValueOrDefault(id);
+    public DeploymentRuntime? Find(string id)
+    {
+        if (catalog.Find(id) is not { } config)
+        {
+            return null;
+        }
 
-    public IEnumerable<DeploymentRuntime> All => _runtimes.Values;
+        var runtime = _runtimes.GetOrAdd(id, static (_, state) => new DeploymentRuntime(state.config, state.time, Random.Shared.NextDouble), (config, time));
+        if (ReferenceEquals(runtime.Config, config))
+        {
+            return runtime;
+        }
+
+        var replacement = new DeploymentRuntime(config, time, Random.Shared.NextDouble);
+        return _runtimes.TryUpdate(id, replacement, runtime) ? replacement : _runtimes[id];
+    }
+
+    public IEnumerable<DeploymentRuntime> All => catalog.Deployments.Select(d => Find(d.Id)).OfType<DeploymentRuntime>();
 }

@@ -36,6 +36,7 @@ public static class AdminApi
                 ? TypedResults.NoContent()
                 : TypedResults.Problem($"Deployment '{deploymentId}' does not exist.", statusCode: 404));
         group.MapTenantsAdminApi();
+        group.MapDeploymentsAdminApi();
         return group;
     }
 

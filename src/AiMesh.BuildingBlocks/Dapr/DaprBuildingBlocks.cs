@@ -38,6 +38,7 @@ public static class DaprBuildingBlocks
         AddInvokeClient<ICostLedgerClient, DaprCostLedgerClient>(services, AppIds.CostLedger);
         AddInvokeClient<IHealthClient, DaprHealthClient>(services, AppIds.Health);
         AddInvokeClient<IDeploymentOperations, DaprDeploymentOperationsClient>(services, AppIds.ProviderAdapter);
+        AddInvokeClient<IDeploymentAdminClient, DaprDeploymentAdminClient>(services, AppIds.ProviderAdapter);
 
         services.TryAddSingleton<IServiceStatusProbe, DaprServiceStatusProbe>();
         services.AddHttpClient(DaprServiceStatusProbe.ClientName)

@@ -137,6 +137,36 @@ public sealed class DaprServiceClientsTests
     }
 
     [Fact]
+    public async Task DeploymentAdmin_ThroughInvoke_StoresTheKeyEncryptedInTheStateStore_AndServesWithIt()
+    {
+        const string ManagedKey = "sk-managed-through-dapr-0123456789abcdef";
+        await using var provider = await FakeOpenAiProvider.StartAsync();
+        await using var upstream = await FakeOpenAiProvider.StartAsync();
+        await using var sidecar = await FakeDaprSidecar.StartAsync();
+        sidecar.AddSecret(SecretNames.EncryptionKey, AiMesh.Tests.Catalog.KeyEncryptionTests.KeyOne);
+        await using var adapter = ProviderAdapter(sidecar, provider);
+        sidecar.RegisterApp(AppIds.ProviderAdapter, adapter.CreateClient());
+        await using var caller = DaprCallerSide.Services(sidecar);
+        var admin = caller.GetRequiredService<IDeploymentAdminClient>();
+
+        var put = await admin.PutAsync("backup", new DeploymentSpec { Provider = "openai-compatible", BaseUrl = upstream.BaseUrl, Model = "team-model", ApiKeys = [ManagedKey] }, CancellationToken.None);
+        var listed = await admin.ListAsync(CancellationToken.None);
+        var chat = await caller.GetRequiredService<IProviderAdapterClient>().ChatAsync(new ProviderChatRequest("backup", "req-1", Chat(model: "team-model")), CancellationToken.None);
+        var disabled = await admin.SetEnabledAsync("openai", false, CancellationToken.None);
+
+        Assert.Equal(201, put.Status);
+        Assert.Equal(["openai", "backup"], listed.Select(d => d.Id).Order(StringComparer.Ordinal).Reverse());
+        Assert.Equal(200, chat.StatusCode);
+        Assert.Equal($"Bearer {ManagedKey}", Assert.Single(upstream.Received).Authorization);
+        Assert.Equal(200, disabled.Status);
+        Assert.False(disabled.Deployment!.Enabled);
+        Assert.Contains(sidecar.HttpCalls, c => c == new RecordedHttpCall("PUT", "/v1.0/invoke/provider-adapter/method/catalog/deployments/backup", "provider-adapter"));
+        var stored = sidecar.State.GetJson(FakeDaprSidecar.StateStoreName, "catalog-managed-deployments")!.ToJsonString();
+        Assert.DoesNotContain(ManagedKey, stored, StringComparison.Ordinal);
+        Assert.Contains("v1:", stored, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StreamChatAsync_ThroughInvoke_StreamsStartChunksAndEndWithUsage()
     {
         await using var provider = await FakeOpenAiProvider.StartAsync();

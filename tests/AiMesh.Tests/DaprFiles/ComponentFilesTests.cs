@@ -41,7 +41,7 @@ public sealed class ComponentFilesTests
     {
         var expectedScopes = new Dictionary<string, string[]>
         {
-            [Components.StateStore] = [AppIds.Router, AppIds.CostLedger, AppIds.Health],
+            [Components.StateStore] = [AppIds.Router, AppIds.ProviderAdapter, AppIds.CostLedger, AppIds.Health],
             [Components.PubSub] = [AppIds.Router, AppIds.ProviderAdapter, AppIds.CostLedger, AppIds.Health],
             [Components.SecretStore] = [AppIds.Router, AppIds.ProviderAdapter],
         };

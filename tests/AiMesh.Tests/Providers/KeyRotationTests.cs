@@ -149,7 +149,7 @@ public sealed class KeyRotationTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-23T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var secrets = new Secrets { ["key-a"] = KeyA, ["key-b"] = KeyB };
-        var sut = new ApiKeyRotation(new ApiKeyProvider(secrets, time), time, NullLogger<ApiKeyRotation>.Instance);
+        var sut = new ApiKeyRotation(new ApiKeyProvider(secrets, new AiMesh.ProviderAdapter.Catalog.ManagedKeys(), time), time, NullLogger<ApiKeyRotation>.Instance);
         var deployment = ProviderCatalog.Freeze(new DeploymentOptions
         {
             Id = "d", Provider = "openai", Model = "gpt-4o-mini", ApiKeySecret = "key-a", ApiKeySecrets = ["key-b"], KeyDisableDuration = TimeSpan.FromMinutes(5),
@@ -182,7 +182,7 @@ public sealed class KeyRotationTests
     public async Task Reject_SingleKeyDeployment_KeepsTheKey()
     {
         var time = new FakeTimeProvider();
-        var sut = new ApiKeyRotation(new ApiKeyProvider(new Secrets { ["key-a"] = KeyA }, time), time, NullLogger<ApiKeyRotation>.Instance);
+        var sut = new ApiKeyRotation(new ApiKeyProvider(new Secrets { ["key-a"] = KeyA }, new AiMesh.ProviderAdapter.Catalog.ManagedKeys(), time), time, NullLogger<ApiKeyRotation>.Instance);
         var deployment = ProviderCatalog.Freeze(new DeploymentOptions { Id = "d", Provider = "openai", Model = "gpt-4o-mini", ApiKeySecret = "key-a" });
 
         var key = Assert.Single(await sut.OrderAsync(deployment, CancellationToken.None));

@@ -17,7 +17,10 @@ public sealed class BadInputCampaignTests
 {
     private sealed record Attack(HttpMethod Method, string Path, HttpContent? Body, string Label);
 
-    private static readonly string[] BodyPaths = ["/v1/chat/completions", "/admin/tenants", "/admin/tenants/acme", "/admin/tenants/acme/keys"];
+    private static readonly string[] BodyPaths =
+    [
+        "/v1/chat/completions", "/v1/messages", "/v1/embeddings", "/admin/tenants", "/admin/tenants/acme", "/admin/tenants/acme/keys", "/admin/deployments/backup",
+    ];
 
     private static StringContent Json(string text) => new StringContent(text, Encoding.UTF8, "application/json");
 
@@ -32,22 +35,29 @@ public sealed class BadInputCampaignTests
     {
         var random = new Random(20261123);
         var validChat = Gateway.ChatBody("A perfectly normal question about the weather").ToJsonString();
-        const string validTenant = "{\"id\":\"acme\",\"name\":\"Acme\",\"allowedModels\":[\"gpt-4o-mini\"],\"limits\":{\"requestsPerMinute\":10}}";
+        const string validTenant = "{\"id\":\"acme\",\"name\":\"Acme\",\"allowedModels\":[\"gpt-4o-mini\"],\"limits\":{\"requestsPerMinute\":10},\"contentPolicy\":{\"screening\":\"block\",\"pii\":\"redact\"}}";
+        var valid = new Dictionary<string, string>
+        {
+            ["/v1/chat/completions"] = validChat,
+            ["/v1/messages"] = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"A normal question\"}]}",
+            ["/v1/embeddings"] = "{\"model\":\"text-embedding-3-small\",\"input\":[\"one text\",\"another text\"]}",
+            ["/admin/deployments/backup"] = "{\"provider\":\"openai-compatible\",\"baseUrl\":\"http://127.0.0.1:9/v1\",\"model\":\"m\",\"aliases\":[\"a\"],\"capabilities\":{\"vision\":true}}",
+        };
         foreach (var path in BodyPaths)
         {
-            var valid = path.StartsWith("/v1", StringComparison.Ordinal) ? validChat : validTenant;
-            var method = path == "/admin/tenants/acme" ? HttpMethod.Put : HttpMethod.Post;
+            var validBody = valid.GetValueOrDefault(path, validTenant);
+            var method = path is "/admin/tenants/acme" or "/admin/deployments/backup" ? HttpMethod.Put : HttpMethod.Post;
             // Every proper prefix of a JSON object is invalid JSON.
             for (var i = 0; i < 160; i++)
             {
-                var cut = random.Next(0, valid.Length - 1);
-                yield return new Attack(method, path, Json(valid[..cut]), $"truncated at {cut}");
+                var cut = random.Next(0, validBody.Length - 1);
+                yield return new Attack(method, path, Json(validBody[..cut]), $"truncated at {cut}");
             }
 
             // An unescaped control character is invalid anywhere in JSON.
             for (var i = 0; i < 90; i++)
             {
-                var bytes = Encoding.UTF8.GetBytes(valid);
+                var bytes = Encoding.UTF8.GetBytes(validBody);
                 bytes[random.Next(bytes.Length)] = 0x01;
                 yield return new Attack(method, path, Bytes(bytes), "control character");
             }
@@ -71,7 +81,7 @@ public sealed class BadInputCampaignTests
 
             yield return new Attack(method, path, Bytes([0xFF, 0xFE, 0x7B, 0x22, 0xC3, 0x28, 0x22, 0x7D]), "invalid UTF-8");
             yield return new Attack(method, path, Bytes(new byte[10 * 1024 * 1024]), "10 MB of zeros");
-            yield return new Attack(method, path, new StringContent(valid, Encoding.UTF8, "text/plain"), "wrong content type");
+            yield return new Attack(method, path, new StringContent(validBody, Encoding.UTF8, "text/plain"), "wrong content type");
             yield return new Attack(method, path, new StringContent("<xml/>", Encoding.UTF8, "application/xml"), "xml");
         }
 
@@ -82,6 +92,9 @@ public sealed class BadInputCampaignTests
             yield return new Attack(HttpMethod.Get, $"/admin/usage/requests/{id}", null, "hostile id");
             yield return new Attack(HttpMethod.Post, $"/admin/circuit-breakers/{id}/reset", null, "hostile id");
             yield return new Attack(HttpMethod.Get, $"/admin/tenants/{id}/keys", null, "hostile id");
+            yield return new Attack(HttpMethod.Delete, $"/admin/deployments/{id}", null, "hostile id");
+            yield return new Attack(HttpMethod.Post, $"/admin/deployments/{id}/disable", null, "hostile id");
+            yield return new Attack(HttpMethod.Put, $"/admin/deployments/{id}", Json(valid["/admin/deployments/backup"]), "hostile id");
         }
 
         foreach (var query in new[] { "from=2026-13-45", "from=yesterday", "to=%27%20OR%201%3D1", "groupBy=planet", "groupBy=" + new string(',', 2000) + "x", "from=2020-01-01&to=2026-01-01" })
@@ -142,8 +155,10 @@ public sealed class BadInputCampaignTests
         using var ready = await anonymous.GetAsync("/health/ready");
         using var chat = await admin.PostAsJsonAsync("/v1/chat/completions", Gateway.ChatBody());
         var usage = await Gateway.WaitForUsageAsync(admin, 1);
+        var deployments = JsonNode.Parse(await admin.GetStringAsync("/admin/deployments"))!.AsArray();
 
         Assert.True(count >= 1000, $"only {count} attacks");
+        Assert.Equal("openai", Assert.Single(deployments)!["id"]!.GetValue<string>());
         Assert.True(failures.Count == 0, string.Join('\n', failures.Take(30)));
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
