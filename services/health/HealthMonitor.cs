@@ -39,7 +39,7 @@ public sealed partial class HealthMonitor(
             var reason = row.BreakerState == "open" ? "circuit breaker open"
                 : $"error rate {row.ErrorRate:P0}, p95 {row.P95LatencyMs:0} ms over {row.Requests} requests";
             var alert = new HealthAlert(row.DeploymentId, row.Provider, before, row.Status, reason, now);
-            LogStatusChange(row.DeploymentId, before, row.Status, reason);
+            LogStatusChange(LogEvents.HealthAlert, row.DeploymentId, before, row.Status, reason);
             await alerts.AddAsync(alert, cancellationToken);
             await events.PublishAsync(Topics.HealthAlerts, alert, cancellationToken);
         }
@@ -103,8 +103,8 @@ public sealed partial class HealthMonitor(
         }
     }
 
-    [LoggerMessage(EventId = 5001, EventName = "health_alert", Level = LogLevel.Warning, Message = "Deployment {DeploymentId} is now {Status} (was {Previous}): {Reason}")]
-    private partial void LogStatusChange(string deploymentId, string previous, string status, string reason);
+    [LoggerMessage(EventId = 5001, EventName = LogEvents.HealthAlert, Level = LogLevel.Warning, Message = "{EventName}: deployment {DeploymentId} is now {Status} (was {Previous}): {Reason}")]
+    private partial void LogStatusChange(string eventName, string deploymentId, string previous, string status, string reason);
 
     [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Probe of deployment {DeploymentId} failed (HTTP {Status}; 0 = no answer)")]
     private partial void LogProbeFailed(string deploymentId, int status);

@@ -13,7 +13,7 @@ public sealed partial class BudgetAlertLog(IStateStore state, ILogger<BudgetAler
     public async Task HandleAsync(BudgetAlert message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        LogAlert(message.Subject, message.Budget, message.Period, message.ThresholdPercent, message.SpentUsd, message.LimitUsd);
+        LogAlert(LogEvents.BudgetAlert, message.Subject, message.Budget, message.Period, message.ThresholdPercent, message.SpentUsd, message.LimitUsd);
         var key = MonthKey(message.Timestamp);
         for (var attempt = 0; attempt < 50; attempt++)
         {
@@ -38,7 +38,7 @@ public sealed partial class BudgetAlertLog(IStateStore state, ILogger<BudgetAler
     public async Task<IReadOnlyList<BudgetAlert>> GetAsync(DateTimeOffset month, CancellationToken cancellationToken) =>
         (await state.GetAsync<List<BudgetAlert>>(MonthKey(month), cancellationToken))?.Value ?? [];
 
-    [LoggerMessage(EventId = 4101, EventName = "budget_alert", Level = LogLevel.Warning,
-        Message = "Budget alert: {Subject} has spent {SpentUsd} of its {Budget} budget of {LimitUsd} USD for {Period} ({ThresholdPercent}%)")]
-    private partial void LogAlert(string subject, string budget, string period, int thresholdPercent, decimal spentUsd, decimal limitUsd);
+    [LoggerMessage(EventId = 4101, EventName = LogEvents.BudgetAlert, Level = LogLevel.Warning,
+        Message = "{EventName}: {Subject} has spent {SpentUsd} of its {Budget} budget of {LimitUsd} USD for {Period} ({ThresholdPercent}%)")]
+    private partial void LogAlert(string eventName, string subject, string budget, string period, int thresholdPercent, decimal spentUsd, decimal limitUsd);
 }

@@ -557,8 +557,16 @@ public sealed partial class ChatPipeline(
         }
 
         var latencyMs = time.GetElapsedTime(started).TotalMilliseconds;
-        LogRequest(outcome.RequestId, outcome.Caller.TenantId, outcome.Model, outcome.Deployment ?? "-", outcome.Status, outcome.Attempts,
-            outcome.Usage?.PromptTokens ?? 0, outcome.Usage?.CompletionTokens ?? 0, outcome.CostUsd, outcome.Cache, latencyMs);
+        if (outcome.Status is >= 200 and < 400)
+        {
+            LogRequestSuccess(LogEvents.RequestSuccess, outcome.RequestId, outcome.Caller.TenantId, outcome.Model, outcome.Deployment ?? "-", outcome.Status, outcome.Attempts,
+                outcome.Usage?.PromptTokens ?? 0, outcome.Usage?.CompletionTokens ?? 0, outcome.CostUsd, outcome.Cache, latencyMs);
+        }
+        else
+        {
+            LogRequestFailure(LogEvents.RequestFailure, outcome.RequestId, outcome.Caller.TenantId, outcome.Model, outcome.Deployment ?? "-", outcome.Status, outcome.Attempts,
+                outcome.Usage?.PromptTokens ?? 0, outcome.Usage?.CompletionTokens ?? 0, outcome.CostUsd, outcome.Cache, latencyMs);
+        }
     }
 
     private async Task SettleTenantAsync(Outcome outcome)
@@ -710,7 +718,12 @@ public sealed partial class ChatPipeline(
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Request {RequestId}: deployment {DeploymentId} failed with {Status}; failing over")]
     private partial void LogFailover(string requestId, string deploymentId, int status);
 
-    [LoggerMessage(EventId = 2002, EventName = "ai_request_completed", Level = LogLevel.Information,
-        Message = "Request {RequestId} tenant {TenantId} model {Model} deployment {DeploymentId} status {Status} attempts {Attempts} tokens {PromptTokens}+{CompletionTokens} cost {CostUsd} USD cache {Cache} in {LatencyMs} ms")]
-    private partial void LogRequest(string requestId, string tenantId, string model, string deploymentId, int status, int attempts, int promptTokens, int completionTokens, decimal costUsd, string cache, double latencyMs);
+    // The seeds' event names ("request_success", "request_failure") are also a field (EventName), so JSON logs can be filtered on them.
+    [LoggerMessage(EventId = 2002, EventName = LogEvents.RequestSuccess, Level = LogLevel.Information,
+        Message = "{EventName}: request {RequestId} tenant {TenantId} model {Model} deployment {DeploymentId} status {Status} attempts {Attempts} tokens {PromptTokens}+{CompletionTokens} cost {CostUsd} USD cache {Cache} in {LatencyMs} ms")]
+    private partial void LogRequestSuccess(string eventName, string requestId, string tenantId, string model, string deploymentId, int status, int attempts, int promptTokens, int completionTokens, decimal costUsd, string cache, double latencyMs);
+
+    [LoggerMessage(EventId = 2003, EventName = LogEvents.RequestFailure, Level = LogLevel.Warning,
+        Message = "{EventName}: request {RequestId} tenant {TenantId} model {Model} deployment {DeploymentId} status {Status} attempts {Attempts} tokens {PromptTokens}+{CompletionTokens} cost {CostUsd} USD cache {Cache} in {LatencyMs} ms")]
+    private partial void LogRequestFailure(string eventName, string requestId, string tenantId, string model, string deploymentId, int status, int attempts, int promptTokens, int completionTokens, decimal costUsd, string cache, double latencyMs);
 }

@@ -73,15 +73,15 @@ public sealed partial class ContentPolicies(IOptionsMonitor<ContentPolicy> defau
         LogCompletionText(requestId, text);
     }
 
-    [LoggerMessage(EventId = 2010, EventName = "ai_content_screened", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2020, EventName = "ai_content_screened", Level = LogLevel.Warning,
         Message = "Request {RequestId} tenant {TenantId}: screening {Screening} ({Signals}), pii {Pii} ({Redactions})")]
     private partial void LogFindings(string requestId, string tenantId, string screening, string signals, string pii, string redactions);
 
-    [LoggerMessage(EventId = 2011, EventName = "ai_prompt_logged", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 2021, EventName = "ai_prompt_logged", Level = LogLevel.Information,
         Message = "Request {RequestId} prompt (tenant opted in to prompt logging): {Prompt}")]
     private partial void LogPromptText(string requestId, string prompt);
 
-    [LoggerMessage(EventId = 2012, EventName = "ai_completion_logged", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 2022, EventName = "ai_completion_logged", Level = LogLevel.Information,
         Message = "Request {RequestId} completion (tenant opted in to prompt logging): {Completion}")]
     private partial void LogCompletionText(string requestId, string completion);
 }

@@ -207,7 +207,14 @@ public sealed partial class EmbeddingsPipeline(
             var latencyMs = time.GetElapsedTime(started).TotalMilliseconds;
             var deploymentId = last?.DeploymentId ?? "-";
             var promptTokens = last?.Usage?.PromptTokens ?? 0;
-            LogRequest(requestId, caller.TenantId, model, deploymentId, status, attempts, promptTokens, latencyMs);
+            if (status is >= 200 and < 400)
+            {
+                LogRequestSuccess(LogEvents.RequestSuccess, requestId, caller.TenantId, model, deploymentId, status, attempts, promptTokens, latencyMs);
+            }
+            else
+            {
+                LogRequestFailure(LogEvents.RequestFailure, requestId, caller.TenantId, model, deploymentId, status, attempts, promptTokens, latencyMs);
+            }
         }
     }
 
@@ -310,7 +317,11 @@ public sealed partial class EmbeddingsPipeline(
     [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "Embeddings request {RequestId}: deployment {DeploymentId} failed with {Status}; failing over")]
     private partial void LogFailover(string requestId, string deploymentId, int status);
 
-    [LoggerMessage(EventId = 2012, EventName = "ai_embeddings_completed", Level = LogLevel.Information,
-        Message = "Embeddings request {RequestId} tenant {TenantId} model {Model} deployment {DeploymentId} status {Status} attempts {Attempts} tokens {PromptTokens} in {LatencyMs} ms")]
-    private partial void LogRequest(string requestId, string tenantId, string model, string deploymentId, int status, int attempts, int promptTokens, double latencyMs);
+    [LoggerMessage(EventId = 2012, EventName = LogEvents.RequestSuccess, Level = LogLevel.Information,
+        Message = "{EventName}: embeddings request {RequestId} tenant {TenantId} model {Model} deployment {DeploymentId} status {Status} attempts {Attempts} tokens {PromptTokens} in {LatencyMs} ms")]
+    private partial void LogRequestSuccess(string eventName, string requestId, string tenantId, string model, string deploymentId, int status, int attempts, int promptTokens, double latencyMs);
+
+    [LoggerMessage(EventId = 2013, EventName = LogEvents.RequestFailure, Level = LogLevel.Warning,
+        Message = "{EventName}: embeddings request {RequestId} tenant {TenantId} model {Model} deployment {DeploymentId} status {Status} attempts {Attempts} tokens {PromptTokens} in {LatencyMs} ms")]
+    private partial void LogRequestFailure(string eventName, string requestId, string tenantId, string model, string deploymentId, int status, int attempts, int promptTokens, double latencyMs);
 }

@@ -98,10 +98,10 @@ public sealed class TelemetryTests
         await Gateway.WaitForUsageAsync(client, 1);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var completed = Assert.Single(logs.Lines, l => l.Contains("[ai_request_completed]", StringComparison.Ordinal));
-        foreach (var field in new[] { $"RequestId={requestId}", "TenantId=master", "Model=gpt-4o-mini", "DeploymentId=openai", "Status=200", "Attempts=1", "CostUsd=", "LatencyMs=", "Cache=bypass" })
+        var completed = Assert.Single(logs.Lines, l => l.Contains("[request_success]", StringComparison.Ordinal));
+        foreach (var field in new[] { "EventName=request_success", $"RequestId={requestId}", "TenantId=master", "Model=gpt-4o-mini", "DeploymentId=openai", "Status=200", "Attempts=1", "CostUsd=", "LatencyMs=", "Cache=bypass" })
         {
-            Assert.Contains(field, completed, StringComparison.Ordinal);
+            Assert.True(completed.Contains(field, StringComparison.Ordinal), completed);
         }
 
         Assert.DoesNotContain(prompt, logs.AllText, StringComparison.Ordinal);
