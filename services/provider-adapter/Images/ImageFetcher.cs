@@ -28,6 +28,7 @@ public sealed partial class ImageFetcher : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Func<IPAddress, bool> _isRefused;
+    private readonly Func<string, CancellationToken, Task<IPAddress[]>> _resolve;
     private readonly HttpClient _client;
 
     public ImageFetcher(IOptions<ImageFetchOptions> options, TimeProvider time, ILogger<ImageFetcher> logger)
@@ -35,8 +36,13 @@ public sealed partial class ImageFetcher : IDisposable
     {
     }
 
+    /// <param name="options">The settings.</param>
+    /// <param name="time">The clock of the timeout.</param>
+    /// <param name="logger">Where fetches are logged (never the URL).</param>
     /// <param name="isRefused">The address check (tests replace it to pretend a loopback server is public).</param>
-    internal ImageFetcher(ImageFetchOptions options, TimeProvider time, ILogger logger, Func<IPAddress, bool>? isRefused)
+    /// <param name="resolve">The DNS lookup (tests replace it to give a name the addresses they need).</param>
+    internal ImageFetcher(ImageFetchOptions options, TimeProvider time, ILogger logger, Func<IPAddress, bool>? isRefused,
+        Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(time);
@@ -45,6 +51,7 @@ public sealed partial class ImageFetcher : IDisposable
         _time = time;
         _logger = logger;
         _isRefused = options.AllowPrivateNetworks ? _ => false : isRefused ?? ImageAddressPolicy.IsRefused;
+        _resolve = resolve ?? Dns.GetHostAddressesAsync;
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
@@ -180,7 +187,7 @@ public sealed partial class ImageFetcher : IDisposable
         var host = endpoint.Host.Trim('[', ']').TrimEnd('.');
         var addresses = IPAddress.TryParse(host, out var literal)
             ? [literal]
-            : await Dns.GetHostAddressesAsync(host, cancellationToken);
+            : await _resolve(host, cancellationToken);
         if (addresses.Length == 0)
         {
             throw new SocketException((int)SocketError.HostNotFound);

@@ -41,6 +41,43 @@ public sealed class ImageFetcherTests
         Assert.Equal(0, server.TotalHits);
     }
 
+    /// <summary>One refused address among the answers is enough: the test pretends 127.0.0.1 is public.</summary>
+    [Fact]
+    public async Task FetchAsync_HostWithOneReservedAddressAmongPublicOnes_IsRefused()
+    {
+        await using var server = await FakeImageServer.StartAsync();
+        using var sut = new ImageFetcher(HttpAllowed(), TimeProvider.System, NullLogger.Instance,
+            isRefused: a => !a.Equals(IPAddress.Loopback) && ImageAddressPolicy.IsRefused(a),
+            resolve: (_, _) => Task.FromResult(new[] { IPAddress.Loopback, IPAddress.Parse("169.254.169.254") }));
+
+        var refused = await Assert.ThrowsAsync<ImageFetchException>(() => sut.FetchAsync(new Uri($"http://images.test:{server.Port}/image.png"), CancellationToken.None));
+
+        Assert.Equal(ImageFetchException.Refused, refused.Code);
+        Assert.DoesNotContain("169.254", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, server.TotalHits);
+    }
+
+    /// <summary>The name is looked up once, and the connection goes to the address that was checked (the name exists nowhere else).</summary>
+    [Fact]
+    public async Task FetchAsync_ConnectsToTheAddressItChecked()
+    {
+        await using var server = await FakeImageServer.StartAsync();
+        var lookups = new List<string>();
+        using var sut = new ImageFetcher(HttpAllowed(), TimeProvider.System, NullLogger.Instance,
+            isRefused: a => !a.Equals(IPAddress.Loopback) && ImageAddressPolicy.IsRefused(a),
+            resolve: (host, _) =>
+            {
+                lookups.Add(host);
+                return Task.FromResult(new[] { IPAddress.Loopback });
+            });
+
+        var image = await sut.FetchAsync(new Uri($"http://images.test:{server.Port}/image.png"), CancellationToken.None);
+
+        Assert.Equal(FakeImageServer.Png, image.Bytes);
+        Assert.Equal(["images.test"], lookups);
+        Assert.Equal(1, server.Hits["/image.png"]);
+    }
+
     [Fact]
     public async Task FetchAsync_PrivateNetworksAllowed_ReturnsTheImage()
     {
