@@ -1,6 +1,7 @@
 using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.Contracts;
 using AiMesh.ProviderAdapter.Catalog;
+using AiMesh.ProviderAdapter.Images;
 using AiMesh.ProviderAdapter.Providers;
 using AiMesh.ProviderAdapter.Resilience;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -31,6 +32,10 @@ public static class ProviderAdapterExtensions
         services.TryAddSingleton<ApiKeyProvider>();
         services.TryAddSingleton<ApiKeyRotation>();
         services.TryAddSingleton<ProviderWires>();
+        services.AddOptions<ImageFetchOptions>().BindConfiguration(ImageFetchOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ImageFetchOptions>, ImageFetchOptionsValidator>());
+        services.TryAddSingleton<ImageFetcher>();
+        services.TryAddSingleton<ImageInliner>();
         services.TryAddSingleton<ProviderAdapterService>();
 
         // No standard resilience handler here: it would cut long generations; each deployment has its own pipeline.

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using AiMesh.Contracts;
 using AiMesh.ProviderAdapter.Catalog;
+using AiMesh.ProviderAdapter.Images;
 using AiMesh.ProviderAdapter.Providers;
 using AiMesh.ProviderAdapter.Resilience;
 using Polly;
@@ -19,6 +20,7 @@ public sealed partial class ProviderAdapterService(
     DeploymentRegistry registry,
     ApiKeyRotation keys,
     ProviderWires wires,
+    ImageInliner images,
     IHttpClientFactory httpClients,
     TimeProvider time,
     ILogger<ProviderAdapterService> logger) : IProviderAdapterClient
@@ -54,6 +56,12 @@ public sealed partial class ProviderAdapterService(
         var runtime = registry.Find(request.DeploymentId)!;
         var deployment = runtime.Config;
         var wire = wires.For(deployment.Provider);
+        (request, var refusedImage) = await InlineImagesAsync(wire, deployment, request, cancellationToken);
+        if (refusedImage is not null)
+        {
+            return refusedImage;
+        }
+
         using var inFlight = runtime.TrackInFlight();
         var keyOrder = await keys.OrderAsync(deployment, cancellationToken);
         HttpResponseMessage response;
@@ -239,6 +247,13 @@ public sealed partial class ProviderAdapterService(
         var deployment = runtime.Config;
         var wire = wires.For(deployment.Provider);
         var model = deployment.UpstreamModel(request.Request.Model!);
+        (request, var refusedImage) = await InlineImagesAsync(wire, deployment, request, cancellationToken);
+        if (refusedImage is not null)
+        {
+            yield return ErrorEvent(refusedImage);
+            yield break;
+        }
+
         using var inFlight = runtime.TrackInFlight();
         var keyOrder = await keys.OrderAsync(deployment, cancellationToken);
         HttpResponseMessage? response = null;
@@ -394,6 +409,32 @@ public sealed partial class ProviderAdapterService(
     }
 
     /// <summary>
+    /// Fetches the image URLs the wire cannot pass on and inlines them, once per call (every key and retry reuses
+    /// them). A refused or unfetchable image is the caller's fault: a permanent 400, so the router neither fails
+    /// over nor counts it against the deployment; nothing was sent to the provider, so its breaker never sees it.
+    /// </summary>
+    private async Task<(ProviderChatRequest Request, ProviderChatResult? Refused)> InlineImagesAsync(
+        IProviderWire wire, DeploymentConfig deployment, ProviderChatRequest request, CancellationToken cancellationToken)
+    {
+        if (wire is not IInlineImageWire inline)
+        {
+            return (request, null);
+        }
+
+        try
+        {
+            var inlined = await images.InlineAsync(request.Request, inline, cancellationToken);
+            return (ReferenceEquals(inlined, request.Request) ? request : request with { Request = inlined }, null);
+        }
+        catch (ImageFetchException exception)
+        {
+            LogImageRefused(deployment.Id, exception.Code, exception.Param ?? "-");
+            return (request, Failed(deployment, request, 400, ProviderFailureKind.Permanent,
+                new ProviderError(exception.Message, "invalid_request_error", exception.Code) { Param = exception.Param }, retryAfter: null));
+        }
+    }
+
+    /// <summary>
     /// The deployment cannot express the request (e.g. an image URL for Ollama): a 400 that nothing was
     /// sent for, transient so the router tries a deployment that can.
     /// </summary>
@@ -486,4 +527,7 @@ public sealed partial class ProviderAdapterService(
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Deployment {DeploymentId}: provider sent an error event (HTTP {Status} equivalent) in its stream")]
     private partial void LogStreamProviderError(string deploymentId, int status);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "Deployment {DeploymentId}: image URL not inlined ({Code}, {Param}); nothing sent")]
+    private partial void LogImageRefused(string deploymentId, string code, string param);
 }

@@ -35,6 +35,8 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
             message.RuleFor(m => m.Content).Must(c => c is { ValueKind: JsonValueKind.String or JsonValueKind.Array })
                 .When(m => m.Role is "user" or "system" or "developer")
                 .WithMessage("'content' is required for this role.");
+            message.RuleFor(m => m.Content).Must(HaveFetchableImageUrls)
+                .WithMessage("'image_url.url' must be an http or https URL, or a base64 data URL.");
             message.RuleFor(m => m.ToolCallId).NotEmpty().When(m => m.Role == "tool")
                 .WithMessage("'tool_call_id' is required for a tool message.");
         }).OverridePropertyName("messages");
@@ -63,6 +65,22 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
             && PartTypes.Contains(type.GetString()!)),
         _ => false,
     };
+
+    /// <summary>
+    /// Image URLs use http, https or data: never file, ftp, gopher and the like. Whether an http(s) URL may be
+    /// fetched (its addresses) is decided by the provider adapter when, and only if, it fetches it.
+    /// </summary>
+    private static bool HaveFetchableImageUrls(JsonElement? content) =>
+        content is not { ValueKind: JsonValueKind.Array } array || array.EnumerateArray().All(part =>
+            part.ValueKind != JsonValueKind.Object
+            || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "image_url"
+            || !part.TryGetProperty("image_url", out var image)
+            || (image.ValueKind == JsonValueKind.String ? image : image.ValueKind == JsonValueKind.Object && image.TryGetProperty("url", out var url) ? url : default) is not { ValueKind: JsonValueKind.String } value
+            || IsAllowedImageUrl(value.GetString()!));
+
+    public static bool IsAllowedImageUrl(string url) =>
+        url.StartsWith("data:", StringComparison.OrdinalIgnoreCase)
+        || (Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp) && uri.Host.Length > 0);
 
     private static bool BeValidStop(JsonElement? stop) => stop switch
     {

@@ -71,7 +71,11 @@ public sealed record ProviderChatResult
 }
 
 /// <summary>A provider error with every credential stripped, ready for the caller's dialect.</summary>
-public sealed record ProviderError(string Message, string Type, string? Code);
+public sealed record ProviderError(string Message, string Type, string? Code)
+{
+    /// <summary>The request field at fault, when known (e.g. <c>messages[1].content[0]</c> for a refused image URL).</summary>
+    public string? Param { get; init; }
+}
 
 /// <summary>
 /// One event of a streamed attempt. The first event either carries <see cref="Failure"/>

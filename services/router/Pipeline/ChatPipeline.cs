@@ -647,7 +647,7 @@ public sealed partial class ChatPipeline(
     };
 
     private static GatewayError ProviderError(int status, Contracts.ProviderError? error, double? retryAfter) =>
-        new(status, new OpenAiError(error?.Message ?? "No deployment could serve the request.", error?.Type ?? "api_error", null, error?.Code), retryAfter);
+        new(status, new OpenAiError(error?.Message ?? "No deployment could serve the request.", error?.Type ?? "api_error", error?.Param, error?.Code), retryAfter);
 
     /// <summary>A refusal in OpenAI's shape, saying whose limit it was (tenant, key or deployment).</summary>
     internal static GatewayError QuotaError(QuotaDecision decision, string whose) => decision.DeniedBy == "budget"

@@ -32,6 +32,7 @@ public sealed class OllamaEndToEndTests : ProviderEndToEndTests<FakeOllamaProvid
         Assert.NotNull(body["stream"]);
     }
 
+    /// <summary>With image fetching off, Ollama cannot take an image URL: the router tries a deployment that can.</summary>
     [Fact]
     public async Task Chat_ImageUrl_FailsOverToADeploymentThatTakesIt()
     {
@@ -43,6 +44,7 @@ public sealed class OllamaEndToEndTests : ProviderEndToEndTests<FakeOllamaProvid
         settings["AiMesh:Deployments:1:BaseUrl"] = openAi.BaseUrl;
         settings["AiMesh:Deployments:1:Model"] = Model;
         settings["AiMesh:Deployments:1:Priority"] = "1";
+        settings["AiMesh:ImageFetch:Enabled"] = "false";
         await using var gateway = await EmbeddedGateway.StartAsync(settings);
         using var client = gateway.CreateClient();
         var body = WeatherBody(Model, stream: false);
@@ -60,7 +62,9 @@ public sealed class OllamaEndToEndTests : ProviderEndToEndTests<FakeOllamaProvid
     public async Task Chat_ImageUrlAndNoOtherDeployment_Is400ThatSaysWhy()
     {
         await using var ollama = await FakeOllamaProvider.StartAsync();
-        await using var gateway = await EmbeddedGateway.StartAsync(Settings(("local", ollama)));
+        var settings = Settings(("local", ollama));
+        settings["AiMesh:ImageFetch:Enabled"] = "false";
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
         using var client = gateway.CreateClient();
         var body = WeatherBody(Model, stream: true);
         body["messages"]![1]!["content"]![1]!["image_url"]!["url"] = "https://example.com/street.jpg";

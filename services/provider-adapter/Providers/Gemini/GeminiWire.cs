@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AiMesh.Contracts;
 using AiMesh.ProviderAdapter.Catalog;
+using AiMesh.ProviderAdapter.Images;
 using static AiMesh.ProviderAdapter.Providers.ChatRequestParts;
 
 namespace AiMesh.ProviderAdapter.Providers;
@@ -16,15 +17,23 @@ namespace AiMesh.ProviderAdapter.Providers;
 /// its errors back to OpenAI's completion, chunks and error.
 /// </summary>
 /// <remarks>
-/// An image given by http(s) URL is passed as <c>fileData</c> with its media type guessed from the URL's
-/// extension; Gemini fetches only the URLs it supports (its own file URIs and some public URLs), so base64
-/// data URLs are the safe form. A function call's thought signature travels in the OpenAI tool call id, so
+/// Gemini's <c>fileData</c> takes only URIs of its own Files API, so the adapter fetches any other http(s)
+/// image URL first and it arrives here as a data URL (<see cref="ImageInliner"/>), sent as <c>inlineData</c>.
+/// A Files API URI (or any URL while image fetching is disabled) is passed as <c>fileData</c> with its media
+/// type guessed from the URL's extension. A function call's thought signature travels in the OpenAI tool call id, so
 /// it comes back with the tool call when the caller continues the conversation.
 /// </remarks>
-public sealed class GeminiWire : IProviderWire
+public sealed class GeminiWire : IProviderWire, IInlineImageWire
 {
     private const string Provider = ProviderTypes.Gemini;
     private const string SignatureSeparator = "__thought__";
+
+    /// <summary>The host of Gemini's Files API, whose file URIs Gemini reads itself.</summary>
+    public const string FilesApiHost = "generativelanguage.googleapis.com";
+
+    /// <summary>User and assistant messages carry images; a Files API URI stays a <c>fileData</c> part.</summary>
+    public bool MustInline(string role, Uri url) =>
+        role is "user" or "assistant" && !(url is { Scheme: "https" } && string.Equals(url.IdnHost, FilesApiHost, StringComparison.OrdinalIgnoreCase));
 
     public WireRequest BuildRequest(DeploymentConfig deployment, ChatCompletionRequest request, bool stream, string? apiKey)
     {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AiMesh.Contracts;
 using AiMesh.ProviderAdapter.Catalog;
+using AiMesh.ProviderAdapter.Images;
 using static AiMesh.ProviderAdapter.Providers.ChatRequestParts;
 
 namespace AiMesh.ProviderAdapter.Providers;
@@ -11,11 +12,15 @@ namespace AiMesh.ProviderAdapter.Providers;
 /// <summary>
 /// Ollama's native chat API: <c>POST {BaseUrl}/api/chat</c>, streaming as newline-delimited JSON. No key
 /// is needed; one that is configured is sent as a bearer token (Ollama behind a proxy, or its cloud).
-/// Images must be base64 data URLs: Ollama takes raw base64 and cannot fetch an http(s) URL.
+/// Images must be base64 data URLs: Ollama takes raw base64 and cannot fetch an http(s) URL, so the
+/// adapter fetches those first (<see cref="ImageInliner"/>) unless image fetching is disabled.
 /// </summary>
-public sealed class OllamaWire : IProviderWire
+public sealed class OllamaWire : IProviderWire, IInlineImageWire
 {
     private const string Provider = ProviderTypes.Ollama;
+
+    /// <summary>Only user messages carry images to Ollama.</summary>
+    public bool MustInline(string role, Uri url) => role == "user";
 
     public WireRequest BuildRequest(DeploymentConfig deployment, ChatCompletionRequest request, bool stream, string? apiKey)
     {
