@@ -24,7 +24,8 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
             .MaximumLength(256).WithMessage("'model' must be at most 256 characters.");
         RuleFor(r => r.Messages).NotNull().WithMessage("'messages' is required.")
             .Must(m => m is null || m.Count > 0).WithMessage("'messages' must contain at least one message.")
-            .Must(m => m is null || m.Count <= limits.MaxMessages).WithMessage($"'messages' must contain at most {limits.MaxMessages} messages.");
+            .Must(m => m is null || m.Count <= limits.MaxMessages).WithMessage($"'messages' must contain at most {limits.MaxMessages} messages.")
+            .Must(m => RequestShapes.CountImages(m) <= limits.MaxImages).WithMessage($"A request may hold at most {limits.MaxImages} images.");
         RuleForEach(r => r.Messages).ChildRules(message =>
         {
             message.RuleFor(m => m.Role).NotEmpty().WithMessage("'role' is required.")
@@ -35,6 +36,10 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
             message.RuleFor(m => m.Content).Must(c => c is { ValueKind: JsonValueKind.String or JsonValueKind.Array })
                 .When(m => m.Role is "user" or "system" or "developer")
                 .WithMessage("'content' is required for this role.");
+            message.RuleFor(m => m.Content).Must(RequestShapes.HaveWellFormedParts)
+                .WithMessage("A 'text' part needs a string 'text' and an 'image_url' part an 'image_url' with a string 'url'.");
+            message.RuleFor(m => m.Content).Must(c => RequestShapes.LargestInlineImageBytes(c) <= limits.MaxImageBytes)
+                .WithMessage($"An inline (data URL) image must be at most {limits.MaxImageBytes / (1024 * 1024)} MiB.");
             message.RuleFor(m => m.Content).Must(HaveFetchableImageUrls)
                 .WithMessage("'image_url.url' must be an http or https URL, or a base64 data URL.");
             message.RuleFor(m => m.ToolCallId).NotEmpty().When(m => m.Role == "tool")
@@ -48,8 +53,10 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
         RuleFor(r => r.PresencePenalty).InclusiveBetween(-2, 2).WithMessage("'presence_penalty' must be between -2 and 2.");
         RuleFor(r => r.FrequencyPenalty).InclusiveBetween(-2, 2).WithMessage("'frequency_penalty' must be between -2 and 2.");
         RuleFor(r => r.Stop).Must(BeValidStop).WithMessage("'stop' must be a string or an array of at most 4 strings.");
-        RuleFor(r => r.Tools).Must(t => t is null or { ValueKind: JsonValueKind.Array or JsonValueKind.Null })
-            .WithMessage("'tools' must be an array.");
+        RuleFor(r => r.Tools).Must(t => RequestShapes.AreValidTools(t, limits.MaxTools))
+            .WithMessage($"'tools' must be an array of at most {limits.MaxTools} tools; a function tool is {{\"type\":\"function\",\"function\":{{\"name\": 1-64 of a-z, A-Z, 0-9, _ and -, \"parameters\": a JSON Schema object}}}}.");
+        RuleFor(r => r.ToolChoice).Must(RequestShapes.IsValidToolChoice)
+            .WithMessage("'tool_choice' must be \"none\", \"auto\", \"required\" or an object naming a tool.");
         RuleFor(r => r.StreamOptions).Null().When(r => r.Stream != true)
             .WithMessage("'stream_options' is only allowed when 'stream' is true.");
     }

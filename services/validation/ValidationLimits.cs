@@ -13,4 +13,16 @@ public sealed class ValidationLimits
 
     /// <value>Defaults to 1,000,000.</value>
     public int MaxOutputTokens { get; set; } = 1_000_000;
+
+    /// <summary>Image parts in one request, over all messages.</summary>
+    /// <value>Defaults to 100.</value>
+    public int MaxImages { get; set; } = 100;
+
+    /// <summary>Decoded size of one inline (data URL) image.</summary>
+    /// <value>Defaults to 20 MiB.</value>
+    public long MaxImageBytes { get; set; } = 20 * 1024 * 1024;
+
+    /// <summary>Tools in one request.</summary>
+    /// <value>Defaults to 128 (OpenAI's limit).</value>
+    public int MaxTools { get; set; } = 128;
 }

@@ -38,6 +38,7 @@ public sealed class ValidationService(IValidator<ChatCompletionRequest> validato
         "PresencePenalty" => "presence_penalty",
         "FrequencyPenalty" => "frequency_penalty",
         "StreamOptions" => "stream_options",
+        "ToolChoice" => "tool_choice",
         _ => propertyName.Replace("ToolCallId", "tool_call_id", StringComparison.Ordinal).ToLowerInvariant(),
     };
 }

@@ -47,6 +47,82 @@ public sealed class ChatCompletionRequestValidatorTests
         Sut.TestValidate(Valid() with { Messages = [Valid().Messages![0], assistant, tool] }).ShouldNotHaveAnyValidationErrors();
     }
 
+    private static ChatCompletionRequest WithParts(object[] parts) =>
+        Valid() with { Messages = [new ChatMessage { Role = "user", Content = JsonSerializer.SerializeToElement(parts) }] };
+
+    private static ChatCompletionRequest WithTools(string toolsJson) =>
+        Valid() with { Tools = JsonDocument.Parse(toolsJson).RootElement.Clone() };
+
+    [Theory]
+    [InlineData("""[{"type":"function","function":{"name":"get_weather","description":"d","parameters":{"type":"object","properties":{}}}}]""")]
+    [InlineData("""[{"type":"function","function":{"name":"no-params_1"}}]""")]
+    [InlineData("""[{"type":"custom","custom":{"name":"grammar tool"}}]""")]
+    [InlineData("null")]
+    public void Validate_WellFormedTools_AreValid(string tools) =>
+        Sut.TestValidate(WithTools(tools)).ShouldNotHaveValidationErrorFor(r => r.Tools);
+
+    [Theory]
+    [InlineData("""{"type":"function"}""")]
+    [InlineData("""[{"function":{"name":"x"}}]""")]
+    [InlineData("""[{"type":"function"}]""")]
+    [InlineData("""[{"type":"function","function":{"name":"has space"}}]""")]
+    [InlineData("""[{"type":"function","function":{"name":""}}]""")]
+    [InlineData("""[{"type":"function","function":{"name":"ok","parameters":"{}"}}]""")]
+    [InlineData("""[{"type":"function","function":{"name":"ok","description":5}}]""")]
+    [InlineData("""[42]""")]
+    public void Validate_MalformedTools_FailOnTools(string tools) =>
+        Sut.TestValidate(WithTools(tools)).ShouldHaveValidationErrorFor(r => r.Tools);
+
+    [Fact]
+    public void Validate_TooManyTools_Fails()
+    {
+        var tools = "[" + string.Join(",", Enumerable.Range(0, 129).Select(i => "{\"type\":\"function\",\"function\":{\"name\":\"t" + i + "\"}}")) + "]";
+
+        Sut.TestValidate(WithTools(tools)).ShouldHaveValidationErrorFor(r => r.Tools);
+    }
+
+    [Theory]
+    [InlineData("\"auto\"", true)]
+    [InlineData("\"required\"", true)]
+    [InlineData("""{"type":"function","function":{"name":"x"}}""", true)]
+    [InlineData("\"sometimes\"", false)]
+    [InlineData("5", false)]
+    public void Validate_ToolChoice(string choice, bool valid)
+    {
+        var result = Sut.TestValidate(Valid() with { ToolChoice = JsonDocument.Parse(choice).RootElement.Clone() });
+
+        if (valid)
+        {
+            result.ShouldNotHaveValidationErrorFor(r => r.ToolChoice);
+        }
+        else
+        {
+            result.ShouldHaveValidationErrorFor(r => r.ToolChoice);
+        }
+    }
+
+    [Fact]
+    public void Validate_PartsWithoutTheirPayload_Fail()
+    {
+        Assert.False(Sut.TestValidate(WithParts([new { type = "text" }])).IsValid);
+        Assert.False(Sut.TestValidate(WithParts([new { type = "text", text = 5 }])).IsValid);
+        Assert.False(Sut.TestValidate(WithParts([new { type = "image_url" }])).IsValid);
+        Assert.False(Sut.TestValidate(WithParts([new { type = "image_url", image_url = new { detail = "low" } }])).IsValid);
+    }
+
+    [Fact]
+    public void Validate_ImageCountAndInlineSize_AreLimited()
+    {
+        var sut = new ChatCompletionRequestValidator(new ValidationLimits { MaxImages = 2, MaxImageBytes = 1024 });
+        var image = new { type = "image_url", image_url = new { url = "https://example.com/a.png" } };
+        var small = new { type = "image_url", image_url = new { url = "data:image/png;base64," + Convert.ToBase64String(new byte[900]) } };
+        var large = new { type = "image_url", image_url = new { url = "data:image/png;base64," + Convert.ToBase64String(new byte[2000]) } };
+
+        Assert.True(sut.TestValidate(WithParts([image, small])).IsValid);
+        Assert.Contains(sut.TestValidate(WithParts([image, image, image])).Errors, e => e.ErrorMessage.Contains("at most 2 images", StringComparison.Ordinal));
+        Assert.Contains(sut.TestValidate(WithParts([large])).Errors, e => e.ErrorMessage.Contains("inline (data URL) image", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Normalise_TrimsTheModel() =>
         Assert.Equal("gpt-4o-mini", ValidationService.Normalise(Valid() with { Model = "  gpt-4o-mini " }).Model);
