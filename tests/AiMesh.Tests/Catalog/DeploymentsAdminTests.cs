@@ -195,7 +195,7 @@ public sealed class DeploymentsAdminTests
     [InlineData("backup", """{"provider":"openai","baseUrl":"ftp://x","model":"m"}""", HttpStatusCode.BadRequest, "baseUrl")]
     [InlineData("Bad!Id", """{"provider":"openai","model":"m"}""", HttpStatusCode.BadRequest, "id")]
     [InlineData("backup", """{"provider":"openai","model":"m","apiKeys":[""]}""", HttpStatusCode.BadRequest, "apiKeys")]
-    [InlineData("backup", """{"provider":"openai","model":"m","apiKey":"sk-typo"}""", HttpStatusCode.BadRequest, "Bad Request")]
+    [InlineData("backup", """{"provider":"openai","model":"m","apiKey":"sk-typo"}""", HttpStatusCode.BadRequest, "'apiKey' is not a known field")]
     [InlineData("openai", """{"provider":"openai","model":"m"}""", HttpStatusCode.Conflict, "settings")]
     public async Task BadDeployment_Is4xxSayingWhat(string id, string body, HttpStatusCode expected, string mentioned)
     {

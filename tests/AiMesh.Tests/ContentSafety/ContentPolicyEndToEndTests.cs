@@ -161,8 +161,8 @@ public sealed class ContentPolicyEndToEndTests
     [Theory]
     [InlineData("""{"id":"t1","contentPolicy":{"screening":"maybe"}}""", "screening")]
     [InlineData("""{"id":"t1","contentPolicy":{"pii":"flag"}}""", "pii")]
-    // An unknown (misspelt) field is refused like every unknown admin field (a plain 400 ProblemDetails).
-    [InlineData("""{"id":"t1","contentPolicy":{"pii":"redact","logprompt":true}}""", "Bad Request")]
+    // An unknown (misspelt) field is refused like every unknown admin field, naming it.
+    [InlineData("""{"id":"t1","contentPolicy":{"pii":"redact","logprompt":true}}""", "'logprompt' is not a known field (at $.contentPolicy.logprompt)")]
     public async Task InvalidPolicy_Is400(string body, string mentioned)
     {
         await using var fake = await FakeOpenAiProvider.StartAsync();

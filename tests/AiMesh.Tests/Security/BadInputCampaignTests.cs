@@ -166,6 +166,27 @@ public sealed class BadInputCampaignTests
         Assert.Equal(1, usage["total"]!["requests"]!.GetValue<long>());
     }
 
+    [Theory]
+    [InlineData("""{"id":"acme","limits":{"requestsPerMinute":"many"}}""", "at $.limits.requestsPerMinute")]
+    [InlineData("""{"id":"acme","colour":"red"}""", "'colour' is not a known field (at $.colour)")]
+    [InlineData("""{"id":"acme",""", "not valid JSON")]
+    public async Task AdminBodyErrors_SayWhatAndWhere_WithoutAnErrorLog(string body, string expected)
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        var logs = new CapturingLoggerProvider();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake), logs: logs);
+        using var admin = gateway.CreateClient();
+
+        using var response = await admin.PostAsync("/admin/tenants", Json(body));
+        var problem = (await response.Content.ReadFromJsonAsync<JsonNode>())!;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(expected, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal) || l.StartsWith("Critical", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task FailedAuthentications_FromOneAddress_AreCutOffWith429()
     {
