@@ -46,7 +46,9 @@ public sealed class AnthropicDialect : ISurfaceDialect
     public ISurfaceStreamWriter OpenStream(HttpContext context, ChatCompletionRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return new AnthropicStreamWriter(context, request.Model!);
+        // Anthropic reports input tokens in message_start; the provider's count comes at the end, so
+        // message_start carries the estimate and message_delta the exact figure.
+        return new AnthropicStreamWriter(context, request.Model!, Pipeline.TokenEstimator.EstimatePromptTokens(request));
     }
 
     /// <summary>Anthropic's error type for an HTTP status.</summary>
@@ -154,11 +156,11 @@ public sealed class AnthropicDialect : ISurfaceDialect
     }
 
     /// <summary>
-    /// Turns OpenAI chunks into Anthropic's events: message_start, then per text or tool call a
-    /// content block (start, text_delta / input_json_delta, stop), then message_delta with the
-    /// stop reason and usage, and message_stop.
+    /// Turns OpenAI chunks into Anthropic's events: message_start and a ping, then per text or tool
+    /// call a content block (start, text_delta / input_json_delta, stop), then message_delta with
+    /// the stop reason and usage, and message_stop.
     /// </summary>
-    private sealed class AnthropicStreamWriter(HttpContext context, string model) : ISurfaceStreamWriter
+    private sealed class AnthropicStreamWriter(HttpContext context, string model, int estimatedInputTokens) : ISurfaceStreamWriter
     {
         private readonly Dictionary<int, int> _toolBlocks = [];
         private bool _started;
@@ -265,9 +267,10 @@ public sealed class AnthropicDialect : ISurfaceDialect
                     ["content"] = new JsonArray(),
                     ["stop_reason"] = null,
                     ["stop_sequence"] = null,
-                    ["usage"] = new JsonObject { ["input_tokens"] = 0, ["output_tokens"] = 0 },
+                    ["usage"] = new JsonObject { ["input_tokens"] = estimatedInputTokens, ["output_tokens"] = 0 },
                 },
             });
+            await EventAsync("ping", new JsonObject { ["type"] = "ping" });
         }
 
         private async Task OpenBlockAsync(JsonObject block, bool isText)

@@ -66,6 +66,8 @@ public sealed class MessagesApiTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal("message_start", events[0].Name);
+        Assert.Equal("ping", events[1].Name);
+        Assert.True(events[0].Data["message"]!["usage"]!["input_tokens"]!.GetValue<int>() > 0);
         Assert.Equal("message_stop", events[^1].Name);
         Assert.All(events, e => Assert.Equal(e.Name, e.Data["type"]!.GetValue<string>()));
         Assert.StartsWith("msg_", events[0].Data["message"]!["id"]!.GetValue<string>(), StringComparison.Ordinal);
