@@ -25,6 +25,16 @@ public sealed class ValidationService(IValidator<ChatCompletionRequest> validato
             : new ValidationVerdict(true, inspected.Request, [], inspected.Findings);
     }
 
+    public Task<EmbeddingsVerdict> ValidateEmbeddingsAsync(EmbeddingsRequest request, ContentPolicy policy, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(policy);
+        var inspected = ContentInspector.InspectEmbeddings(request, policy);
+        return Task.FromResult(inspected.Refusal is { } refusal
+            ? new EmbeddingsVerdict(false, null, [refusal], inspected.Findings)
+            : new EmbeddingsVerdict(true, inspected.Request, [], inspected.Findings));
+    }
+
     /// <summary>Trims the model name; everything else is passed on as the caller sent it.</summary>
     public static ChatCompletionRequest Normalise(ChatCompletionRequest request) =>
         request with { Model = request.Model!.Trim() };

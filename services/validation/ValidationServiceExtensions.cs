@@ -24,6 +24,9 @@ public static class ValidationServiceExtensions
         endpoints.MapPost(ServiceRoutes.ValidateChat, (ChatValidationRequest body, ValidationService service, CancellationToken cancellationToken) =>
                 service.ValidateChatAsync(body.Request, body.Policy, cancellationToken))
             .ExcludeFromDescription();
+        endpoints.MapPost(ServiceRoutes.ValidateEmbeddings, (EmbeddingsValidationRequest body, ValidationService service, CancellationToken cancellationToken) =>
+                service.ValidateEmbeddingsAsync(body.Request, body.Policy, cancellationToken))
+            .ExcludeFromDescription();
         return endpoints;
     }
 }

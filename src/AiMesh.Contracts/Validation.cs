@@ -71,8 +71,21 @@ public sealed record ContentFindings
 /// <summary>The body of router → validation: the request and the tenant's content policy.</summary>
 public sealed record ChatValidationRequest(ChatCompletionRequest Request, ContentPolicy Policy);
 
+/// <summary>The body of router → validation for embeddings.</summary>
+public sealed record EmbeddingsValidationRequest(EmbeddingsRequest Request, ContentPolicy Policy);
+
+/// <summary>The validation service's answer for embeddings: the request as the provider gets it (redacted), or why not.</summary>
+public sealed record EmbeddingsVerdict(
+    bool IsValid,
+    EmbeddingsRequest? Normalised,
+    IReadOnlyList<ValidationIssue> Issues,
+    ContentFindings? Content = null);
+
 /// <summary>router → validation.</summary>
 public interface IValidationClient
 {
     Task<ValidationVerdict> ValidateChatAsync(ChatCompletionRequest request, ContentPolicy policy, CancellationToken cancellationToken);
+
+    /// <summary>Applies the PII part of the policy to embeddings input texts (screening is for prompts a model follows).</summary>
+    Task<EmbeddingsVerdict> ValidateEmbeddingsAsync(EmbeddingsRequest request, ContentPolicy policy, CancellationToken cancellationToken);
 }

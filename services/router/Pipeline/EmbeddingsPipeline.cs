@@ -18,6 +18,8 @@ namespace AiMesh.Router.Pipeline;
 /// </summary>
 public sealed partial class EmbeddingsPipeline(
     TenantAuthenticator authenticator,
+    IValidationClient validation,
+    ContentPolicies contentPolicies,
     IQuotaClient quota,
     DeploymentDirectory directory,
     RoutePlanner planner,
@@ -50,6 +52,24 @@ public sealed partial class EmbeddingsPipeline(
         {
             await WriteAsync(context, invalid);
             return;
+        }
+
+        // Screening is for prompts a model follows; embeddings input only gets the PII part of the policy.
+        var policy = contentPolicies.For(caller);
+        ContentFindings? content = null;
+        if (policy.Pii != ContentPolicy.Off)
+        {
+            var verdict = await validation.ValidateEmbeddingsAsync(request!, policy, context.RequestAborted);
+            content = verdict.Content;
+            contentPolicies.Record(requestId, caller.TenantId, content, System.Diagnostics.Activity.Current);
+            if (!verdict.IsValid)
+            {
+                var issue = verdict.Issues[0];
+                await WriteAsync(context, GatewayError.BadRequest(issue.Message, issue.Param, issue.Code ?? "invalid_request"));
+                return;
+            }
+
+            request = verdict.Normalised;
         }
 
         var model = request!.Model!;
@@ -166,6 +186,7 @@ public sealed partial class EmbeddingsPipeline(
                 Cache = "bypass",
                 Timestamp = time.GetUtcNow(),
                 FailedAttempts = failed.ToArray(),
+                Content = content,
             }, CancellationToken.None);
             var settlement = new QuotaSettlement(requestId, usage?.PromptTokens ?? 0, cost);
             await quota.SettleAsync(subject, settlement, CancellationToken.None);

@@ -13,6 +13,66 @@ public static class ContentInspector
 {
     public sealed record Result(ChatCompletionRequest Request, ContentFindings? Findings, ValidationIssue? Refusal);
 
+    public sealed record EmbeddingsResult(EmbeddingsRequest Request, ContentFindings? Findings, ValidationIssue? Refusal);
+
+    /// <summary>The PII part of the policy on embeddings input (a string or an array of strings; token ids are left alone).</summary>
+    public static EmbeddingsResult InspectEmbeddings(EmbeddingsRequest request, ContentPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(policy);
+        if (policy.Pii == ContentPolicy.Off || request.Input is not { } input)
+        {
+            return new EmbeddingsResult(request, null, null);
+        }
+
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        int? first = null;
+        var rewritten = input;
+        var changed = false;
+        if (input.ValueKind == JsonValueKind.String)
+        {
+            var original = input.GetString()!;
+            var redacted = PiiRedactor.Redact(original, counts);
+            changed = !ReferenceEquals(redacted, original);
+            rewritten = changed ? JsonSerializer.SerializeToElement(redacted) : input;
+        }
+        else if (input.ValueKind == JsonValueKind.Array)
+        {
+            var items = new List<JsonElement>();
+            var index = 0;
+            foreach (var item in input.EnumerateArray())
+            {
+                if (item.ValueKind == JsonValueKind.String && item.GetString() is { } original && PiiRedactor.Redact(original, counts) is var redacted && !ReferenceEquals(redacted, original))
+                {
+                    first ??= index;
+                    changed = true;
+                    items.Add(JsonSerializer.SerializeToElement(redacted));
+                }
+                else
+                {
+                    items.Add(item);
+                }
+
+                index++;
+            }
+
+            rewritten = changed ? JsonSerializer.SerializeToElement(items) : input;
+        }
+
+        var findings = new ContentFindings
+        {
+            Pii = counts.Count == 0 ? ContentFindings.Clean : policy.Pii == ContentPolicy.Block ? ContentFindings.Blocked : ContentFindings.Redacted,
+            Redactions = counts,
+        };
+        if (findings.Pii == ContentFindings.Blocked)
+        {
+            return new EmbeddingsResult(request, findings, new ValidationIssue(first is null ? "input" : $"input[{first}]",
+                $"The input contains personal data or secrets this tenant may not send ({string.Join(", ", counts.Select(c => $"{c.Key}: {c.Value}"))}).", "pii_detected"));
+        }
+
+        return new EmbeddingsResult(changed ? request with { Input = rewritten } : request, findings, null);
+    }
+
     public static Result Inspect(ChatCompletionRequest request, ContentPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(request);

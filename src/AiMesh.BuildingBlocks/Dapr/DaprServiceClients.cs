@@ -9,6 +9,7 @@ namespace AiMesh.BuildingBlocks.Dapr;
 public static class ServiceRoutes
 {
     public const string ValidateChat = "/validate/chat";
+    public const string ValidateEmbeddings = "/validate/embeddings";
     public const string Deployments = "/deployments";
     public const string Chat = "/chat";
     public const string ChatStream = "/chat/stream";
@@ -43,6 +44,14 @@ public sealed class DaprValidationClient(HttpClient http) : IValidationClient
         using var response = await http.PostAsync(ServiceRoutes.ValidateChat, content, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<ValidationVerdict>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<EmbeddingsVerdict> ValidateEmbeddingsAsync(EmbeddingsRequest request, ContentPolicy policy, CancellationToken cancellationToken)
+    {
+        using var content = InvokeContent.Json(new EmbeddingsValidationRequest(request, policy));
+        using var response = await http.PostAsync(ServiceRoutes.ValidateEmbeddings, content, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<EmbeddingsVerdict>(AiMeshJson.Options, cancellationToken).ConfigureAwait(false))!;
     }
 }
 

@@ -74,4 +74,19 @@ public sealed class ContentInspectorTests
         Assert.Null(result.Findings);
         Assert.Same(request, result.Request);
     }
+
+    [Fact]
+    public void Embeddings_StringsAreRedacted_TokenIdsLeftAlone()
+    {
+        var request = new EmbeddingsRequest { Model = "m", Input = JsonDocument.Parse("""["a@example.com", [1, 2, 3], "clean"]""").RootElement.Clone() };
+        var tokens = new EmbeddingsRequest { Model = "m", Input = JsonDocument.Parse("[4111, 1111]").RootElement.Clone() };
+
+        var result = ContentInspector.InspectEmbeddings(request, new ContentPolicy { Pii = ContentPolicy.Redact });
+        var untouched = ContentInspector.InspectEmbeddings(tokens, new ContentPolicy { Pii = ContentPolicy.Redact });
+
+        Assert.Equal("""["[REDACTED:email]",[1,2,3],"clean"]""", result.Request.Input!.Value.GetRawText().Replace(" ", "", StringComparison.Ordinal));
+        Assert.Equal(1, result.Findings!.Redactions["email"]);
+        Assert.Same(tokens, untouched.Request);
+        Assert.Equal(ContentFindings.Clean, untouched.Findings!.Pii);
+    }
 }

@@ -89,6 +89,29 @@ public sealed class ContentPolicyEndToEndTests
     }
 
     [Fact]
+    public async Task PiiRedact_AppliesToEmbeddingsInput_AndBlockNamesTheInput()
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake));
+        using var admin = gateway.CreateClient();
+        using var redacting = await TenantClientAsync(gateway, admin, "redacting", new { pii = "redact" });
+        using var blocking = await TenantClientAsync(gateway, admin, "blocking", new { pii = "block" });
+
+        using var redacted = await redacting.PostAsJsonAsync("/v1/embeddings", new { model = "text-embedding-3-small", input = new[] { "plain text", $"mail {Email}" } });
+        var sent = fake.Received.Last().Body!["input"]!.ToJsonString();
+        var calls = fake.Received.Count;
+        using var blocked = await blocking.PostAsJsonAsync("/v1/embeddings", new { model = "text-embedding-3-small", input = new[] { "plain text", $"mail {Email}" } });
+        var error = (await blocked.Content.ReadFromJsonAsync<JsonNode>())!["error"]!;
+
+        Assert.Equal(HttpStatusCode.OK, redacted.StatusCode);
+        Assert.Equal("""["plain text","mail [REDACTED:email]"]""", sent);
+        Assert.Equal(HttpStatusCode.BadRequest, blocked.StatusCode);
+        Assert.Equal("pii_detected", error["code"]!.GetValue<string>());
+        Assert.Equal("input[1]", error["param"]!.GetValue<string>());
+        Assert.Equal(calls, fake.Received.Count);
+    }
+
+    [Fact]
     public async Task PiiBlock_Refuses400WithoutCallingTheProvider()
     {
         await using var fake = await FakeOpenAiProvider.StartAsync();

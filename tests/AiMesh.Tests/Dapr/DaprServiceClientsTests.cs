@@ -62,6 +62,23 @@ public sealed class DaprServiceClientsTests
     }
 
     [Fact]
+    public async Task ValidateEmbeddingsAsync_ThroughInvoke_BlocksPiiNamingTheInput()
+    {
+        await using var sidecar = await FakeDaprSidecar.StartAsync();
+        await using var validation = new DaprServiceFactory<ValidationEntryPoint>(sidecar);
+        sidecar.RegisterApp(AppIds.Validation, validation.CreateClient());
+        await using var caller = DaprCallerSide.Services(sidecar);
+        var request = new EmbeddingsRequest { Model = "m", Input = JsonSerializer.SerializeToElement(new[] { "ok", "call +44 20 7946 0958" }) };
+
+        var verdict = await caller.GetRequiredService<IValidationClient>().ValidateEmbeddingsAsync(request, new ContentPolicy { Pii = ContentPolicy.Block }, CancellationToken.None);
+
+        Assert.False(verdict.IsValid);
+        Assert.Equal("input[1]", Assert.Single(verdict.Issues).Param);
+        Assert.Equal(1, verdict.Content!.Redactions["phone"]);
+        Assert.Contains(sidecar.HttpCalls, c => c == new RecordedHttpCall("POST", "/v1.0/invoke/validation/method/validate/embeddings", "validation"));
+    }
+
+    [Fact]
     public async Task ValidateChatAsync_InvalidRequest_ReturnsIssuesThroughInvoke()
     {
         await using var sidecar = await FakeDaprSidecar.StartAsync();
