@@ -73,7 +73,11 @@ public sealed class DeploymentsAdminTests
         Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, rejected.StatusCode);
         Assert.DoesNotContain(ManagedKey, rejectedBody, StringComparison.Ordinal);
-        Assert.DoesNotContain(ManagedKey, logs.AllText, StringComparison.Ordinal);
+        foreach (var secret in new[] { ManagedKey, KeyEncryptionTests.KeyOne, EmbeddedGateway.MasterKey, Gateway.ProviderKey })
+        {
+            Assert.DoesNotContain(secret, logs.AllText, StringComparison.Ordinal);
+        }
+
         Assert.DoesNotContain(ManagedKey, await admin.GetStringAsync("/metrics"), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
         Assert.Equal("backup", chat.Headers.GetValues("x-aimesh-deployment").Single());
