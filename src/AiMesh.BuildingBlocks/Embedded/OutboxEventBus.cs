@@ -57,9 +57,7 @@ public sealed partial class OutboxEventBus(
         {
             foreach (var subscriber in subscribers)
             {
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace)";
+                var command = SqliteDatabase.Command(connection, transaction, "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace)");
                 command.Parameters.AddWithValue("$trace", (object?)traceParent ?? DBNull.Value);
                 command.Parameters.AddWithValue("$subscriber", subscriber.Name);
                 command.Parameters.AddWithValue("$topic", topic);
@@ -75,10 +73,7 @@ public sealed partial class OutboxEventBus(
     /// <summary>Events waiting for delivery (not dead-lettered).</summary>
     public long PendingCount()
     {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM outbox WHERE dead = 0";
-        return (long)command.ExecuteScalar()!;
+        return database.Read(connection => (long)SqliteDatabase.Command(connection, null, "SELECT COUNT(*) FROM outbox WHERE dead = 0").ExecuteScalar()!);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -108,10 +103,9 @@ public sealed partial class OutboxEventBus(
         var now = Now();
         var rows = new List<(long Id, string Subscriber, byte[] Payload, int Attempts, string? TraceParent)>();
         long? nextDue = null;
-        using (var connection = database.Open())
-        using (var command = connection.CreateCommand())
+        database.Read(connection =>
         {
-            command.CommandText = "SELECT id, subscriber, payload, attempts, next_attempt_at, trace_parent FROM outbox WHERE dead = 0 ORDER BY id LIMIT 256";
+            var command = SqliteDatabase.Command(connection, null, "SELECT id, subscriber, payload, attempts, next_attempt_at, trace_parent FROM outbox WHERE dead = 0 ORDER BY id LIMIT 256");
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -125,72 +119,85 @@ public sealed partial class OutboxEventBus(
                     nextDue = nextDue is null ? due : Math.Min(nextDue.Value, due);
                 }
             }
-        }
 
-        var delivered = 0;
-        foreach (var row in rows)
+            return rows.Count;
+        });
+
+        var delivered = new List<long>(rows.Count);
+        try
         {
-            var subscription = Array.Find(_subscriptions, s => s.Name == row.Subscriber);
-            try
+            foreach (var row in rows)
             {
-                if (subscription is null)
+                var subscription = Array.Find(_subscriptions, s => s.Name == row.Subscriber);
+                try
                 {
-                    throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
-                }
+                    if (subscription is null)
+                    {
+                        throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
+                    }
 
-                var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
-                ActivityContext.TryParse(row.TraceParent, null, out var parent);
-                using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
-                activity?.SetTag("messaging.destination.name", subscription.Topic);
-                await using (var scope = services.CreateAsyncScope())
-                {
-                    await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);
-                }
+                    var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
+                    ActivityContext.TryParse(row.TraceParent, null, out var parent);
+                    using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
+                    activity?.SetTag("messaging.destination.name", subscription.Topic);
+                    await using (var scope = services.CreateAsyncScope())
+                    {
+                        await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);
+                    }
 
-                await database.WriteAsync((connection, transaction) => Run(connection, transaction, "DELETE FROM outbox WHERE id = $id", row.Id), CancellationToken.None).ConfigureAwait(false);
-                delivered++;
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                var attempts = row.Attempts + 1;
-                var dead = attempts >= options.Value.MaxAttempts;
-                var delay = Math.Min(options.Value.MaxRetryDelay.TotalMilliseconds, options.Value.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, attempts - 1));
-                if (dead)
-                {
-                    LogDeadLetter(row.Subscriber, row.Id, attempts, exception);
+                    delivered.Add(row.Id);
                 }
-                else
+                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
                 {
-                    LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
-                    var due = Now() + (long)delay;
-                    nextDue = nextDue is null ? due : Math.Min(nextDue.Value, due);
-                }
+                    var attempts = row.Attempts + 1;
+                    var dead = attempts >= options.Value.MaxAttempts;
+                    var delay = Math.Min(options.Value.MaxRetryDelay.TotalMilliseconds, options.Value.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, attempts - 1));
+                    if (dead)
+                    {
+                        LogDeadLetter(row.Subscriber, row.Id, attempts, exception);
+                    }
+                    else
+                    {
+                        LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
+                        var due = Now() + (long)delay;
+                        nextDue = nextDue is null ? due : Math.Min(nextDue.Value, due);
+                    }
 
-                await database.WriteAsync((connection, transaction) =>
-                {
-                    using var command = connection.CreateCommand();
-                    command.Transaction = transaction;
-                    command.CommandText = "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id";
-                    command.Parameters.AddWithValue("$attempts", attempts);
-                    command.Parameters.AddWithValue("$dead", dead ? 1 : 0);
-                    command.Parameters.AddWithValue("$next", Now() + (long)delay);
-                    command.Parameters.AddWithValue("$id", row.Id);
-                    return command.ExecuteNonQuery();
-                }, CancellationToken.None).ConfigureAwait(false);
+                    await database.WriteAsync((connection, transaction) =>
+                    {
+                        var command = SqliteDatabase.Command(connection, transaction, "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id");
+                        command.Parameters.AddWithValue("$attempts", attempts);
+                        command.Parameters.AddWithValue("$dead", dead ? 1 : 0);
+                        command.Parameters.AddWithValue("$next", Now() + (long)delay);
+                        command.Parameters.AddWithValue("$id", row.Id);
+                        return command.ExecuteNonQuery();
+                    }, CancellationToken.None).ConfigureAwait(false);
+                }
             }
         }
+        finally
+        {
+            await RemoveAsync(delivered).ConfigureAwait(false);
+        }
 
-        return (delivered, nextDue);
+        return (delivered.Count, nextDue);
     }
 
-    private static int Run(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string sql, long id)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$id", id);
-        return command.ExecuteNonQuery();
-    }
+    /// <summary>One commit removes a batch of delivered rows: a crash before it only means those events come again (at least once).</summary>
+    private Task RemoveAsync(List<long> delivered) => delivered.Count == 0
+        ? Task.CompletedTask
+        : database.WriteAsync((connection, transaction) =>
+        {
+            var command = SqliteDatabase.Command(connection, transaction, "DELETE FROM outbox WHERE id = $id");
+            var id = command.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Integer);
+            foreach (var rowId in delivered)
+            {
+                id.Value = rowId;
+                command.ExecuteNonQuery();
+            }
+
+            return delivered.Count;
+        }, CancellationToken.None);
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
