@@ -20,16 +20,18 @@ public sealed class EmbeddedOptions
 
 /// <summary>
 /// The embedded mode's SQLite file. SQLite has a single writer, so writes are queued and
-/// committed in groups: whoever finds the writer idle commits every write queued so far in one
-/// transaction (each in its own savepoint, so one failing write does not undo the others), and
-/// every caller's task completes only once its write is committed. Under load one commit thus
-/// serves many requests; alone, a write commits at once on the caller's thread. WAL keeps
-/// readers off the writer's back, and a committed write survives the process being killed.
-/// The writer and the readers keep their connections open and their statements prepared.
+/// committed in groups by one committer on the thread pool: it commits every write queued so far
+/// in one transaction (each in its own savepoint, so one failing write does not undo the others),
+/// and every caller's task completes only once its write is committed. Under load one commit thus
+/// serves many requests, and the writes one request starts together share a commit. The committer
+/// is queued on the caller's own thread-pool queue, so a lone request usually commits on its own
+/// thread once it awaits. WAL keeps readers off the writer's back, and a committed write survives
+/// the process being killed. The writer and the readers keep their connections open and their
+/// statements prepared.
 /// </summary>
 public sealed class SqliteDatabase : IDisposable
 {
-    /// <summary>Writes committed together at most: bounds the time one caller spends committing others' writes.</summary>
+    /// <summary>Writes committed together at most: bounds one transaction's size.</summary>
     private const int MaxBatch = 256;
 
     /// <summary>Idle reader connections kept open; a burst opens more and closes them afterwards.</summary>
@@ -42,7 +44,7 @@ public sealed class SqliteDatabase : IDisposable
     private readonly ConcurrentBag<SqliteConnection> _readers = [];
     private readonly Lock _writerLock = new();
     private SqliteConnection? _writer;
-    private int _committing;
+    private int _scheduled;
     private bool _disposed;
 
     public SqliteDatabase(IOptions<EmbeddedOptions> options)
@@ -133,7 +135,11 @@ public sealed class SqliteDatabase : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var write = new PendingWrite<T>(work);
         _queue.Enqueue(write);
-        CommitQueued(handOffRest: true);
+        if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static database => database.CommitQueued(), this, preferLocal: true);
+        }
+
         return write.Task;
     }
 
@@ -165,30 +171,20 @@ public sealed class SqliteDatabase : IDisposable
         command.ExecuteNonQuery();
     }
 
-    /// <summary>
-    /// Becomes the committer unless another caller is one, and commits what is queued in groups.
-    /// With <paramref name="handOffRest"/>, a caller commits one group and leaves the rest to the
-    /// thread pool, so its own request does not pay for a long queue.
-    /// </summary>
-    private void CommitQueued(bool handOffRest)
+    /// <summary>The committer: commits groups until the queue is empty, then stands down.</summary>
+    private void CommitQueued()
     {
-        while (!_queue.IsEmpty && Interlocked.CompareExchange(ref _committing, 1, 0) == 0)
+        do
         {
-            try
+            while (!_queue.IsEmpty)
             {
                 CommitBatch();
             }
-            finally
-            {
-                Volatile.Write(ref _committing, 0);
-            }
 
-            if (handOffRest && !_queue.IsEmpty)
-            {
-                ThreadPool.UnsafeQueueUserWorkItem(static database => database.CommitQueued(handOffRest: false), this, preferLocal: false);
-                return;
-            }
+            Volatile.Write(ref _scheduled, 0);
         }
+        // A write queued just before the flag went down found a committer still scheduled: take it.
+        while (!_queue.IsEmpty && Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0);
     }
 
     private void CommitBatch()
