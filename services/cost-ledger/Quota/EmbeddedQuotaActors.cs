@@ -7,34 +7,57 @@ using Microsoft.Extensions.Options;
 namespace AiMesh.CostLedger.Quota;
 
 /// <summary>
-/// The quota actor's in-process twin for embedded mode: one gate per subject serialises calls as
+/// The quota actor's in-process twin for embedded mode: one lock per subject serialises turns as
 /// Dapr's turn-based actors do. Within the one process the state in memory is the authority (an
-/// actor's state is loaded once, as Dapr actors cache theirs); every change is written to the
-/// SQLite state store in the order made. A settlement waits for its write, so a spend the caller
-/// was told about survives a crash; a reservation does not wait, since after a crash its request
-/// is gone with the process and must not count any more.
+/// actor's state is read from the store once, as Dapr actors cache theirs), and changes are written
+/// to the SQLite state store behind it, in order. A settlement waits for the write of its state, so
+/// a spend the caller was told about survives a crash. A reservation does not wait: after a crash
+/// its request is gone with the process and should not count any more; its state goes with the
+/// next settlement's write, or with the periodic flush of changed actors.
 /// </summary>
 public sealed partial class EmbeddedQuotaActors(
     IStateStore state,
     IEventPublisher events,
     IOptionsMonitor<QuotaOptions> options,
     TimeProvider time,
-    ILogger<EmbeddedQuotaActors> logger) : IQuotaClient, IDisposable
+    ILogger<EmbeddedQuotaActors> logger) : IQuotaClient, IDisposable, IAsyncDisposable
 {
+    /// <summary>How often changes that no settlement wrote (reservations, refusals) are written.</summary>
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<string, Actor> _actors = new(StringComparer.Ordinal);
+    private readonly Lock _timerLock = new();
+    private ITimer? _flushTimer;
 
     public static string StateKey(string subject) => $"actors||{ActorTypes.Quota}||{subject}||{QuotaActor.StateName}";
 
     public async Task<QuotaDecision> ReserveAsync(string subject, QuotaReservation reservation, CancellationToken cancellationToken)
     {
-        var (decision, _) = await TurnAsync(subject, current => QuotaPolicy.Reserve(current, reservation, Limits(current, subject), time.GetUtcNow()), cancellationToken);
+        var actor = await ActivateAsync(subject, cancellationToken);
+        QuotaDecision decision;
+        lock (actor)
+        {
+            (actor.State, decision) = QuotaPolicy.Reserve(actor.State, reservation, Limits(actor.State, subject), time.GetUtcNow());
+            actor.Dirty = true;
+        }
+
+        EnsureFlushTimer();
         return decision;
     }
 
     public async Task SettleAsync(string subject, QuotaSettlement settlement, CancellationToken cancellationToken)
     {
-        var (alerts, saved) = await TurnAsync(subject, current => QuotaPolicy.Settle(current, settlement, Limits(current, subject), subject, time.GetUtcNow()), cancellationToken);
-        await saved;
+        var actor = await ActivateAsync(subject, cancellationToken);
+        IReadOnlyList<BudgetAlert> alerts;
+        PendingSave save;
+        lock (actor)
+        {
+            (actor.State, alerts) = QuotaPolicy.Settle(actor.State, settlement, Limits(actor.State, subject), subject, time.GetUtcNow());
+            actor.Dirty = true;
+            save = Save(actor);
+        }
+
+        await save.Start();
         foreach (var alert in alerts)
         {
             await events.PublishAsync(Topics.BudgetAlerts, alert, CancellationToken.None);
@@ -53,69 +76,88 @@ public sealed partial class EmbeddedQuotaActors(
     private SubjectLimits Limits(QuotaState current, string subject) => options.CurrentValue.For(subject, current);
 
     /// <summary>
-    /// One turn: the policy runs on the state in memory. Returns the turn's result and the task of
-    /// the write that will carry the turn's state to the store.
+    /// The write that will carry the actor's current state (call it holding the actor's lock, and
+    /// <see cref="PendingSave.Start"/> after releasing it). Writes of one actor run one at a time,
+    /// in order; until the next one takes its snapshot, every change joins it, so a busy actor is
+    /// written about once per commit rather than once per turn.
     /// </summary>
-    private async Task<(T Result, Task Saved)> TurnAsync<T>(string subject, Func<QuotaState, (QuotaState Next, T Result)> turn, CancellationToken cancellationToken)
+    private PendingSave Save(Actor actor)
     {
-        var actor = await ActivateAsync(subject, cancellationToken);
-        T result;
-        Task saved;
-        TaskCompletionSource? start = null;
-        Task previous = Task.CompletedTask;
-        lock (actor)
+        if (actor.NextSave is { } queued)
         {
-            (var next, result) = turn(actor.State);
-            actor.State = next;
-            if (actor.NextSave is null)
-            {
-                start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                actor.NextSave = start.Task;
-                previous = actor.LastSave;
-            }
-
-            saved = actor.NextSave;
+            return new PendingSave(queued, null);
         }
 
-        if (start is not null)
-        {
-            _ = SaveAsync(actor, subject, previous, start);
-        }
-
-        return (result, saved);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        actor.NextSave = done.Task;
+        var previous = actor.LastSave;
+        return new PendingSave(done.Task, () => WriteAsync(actor, previous, done));
     }
 
-    /// <summary>
-    /// Writes the actor's latest state once the write before it is done: writes reach the store in
-    /// order, one at a time per subject, and every turn until this write starts joins it.
-    /// </summary>
-    private async Task SaveAsync(Actor actor, string subject, Task previous, TaskCompletionSource done)
+    private async Task WriteAsync(Actor actor, Task previous, TaskCompletionSource done)
     {
         await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         QuotaState latest;
         lock (actor)
         {
             latest = actor.State;
+            actor.Dirty = false;
             actor.NextSave = null;
             actor.LastSave = done.Task;
         }
 
         try
         {
-            await state.TrySaveAsync(StateKey(subject), latest, etag: null, ttl: null, CancellationToken.None).ConfigureAwait(false);
+            await state.TrySaveAsync(StateKey(actor.Subject), latest, etag: null, ttl: null, CancellationToken.None).ConfigureAwait(false);
             done.SetResult();
         }
         catch (Exception exception)
         {
-            LogSaveFailed(logger, subject, exception);
+            lock (actor)
+            {
+                actor.Dirty = true;
+            }
+
+            LogSaveFailed(logger, actor.Subject, exception);
             done.SetException(exception);
+        }
+    }
+
+    /// <summary>Starts a write for every actor with changes not yet on their way to the store.</summary>
+    private Task[] Flush()
+    {
+        var writes = new List<Task>();
+        foreach (var actor in _actors.Values)
+        {
+            PendingSave save;
+            lock (actor)
+            {
+                save = actor.Dirty ? Save(actor) : new PendingSave(actor.NextSave ?? actor.LastSave, null);
+            }
+
+            writes.Add(save.Start());
+        }
+
+        return [.. writes];
+    }
+
+    private void EnsureFlushTimer()
+    {
+        if (Volatile.Read(ref _flushTimer) is not null)
+        {
+            return;
+        }
+
+        lock (_timerLock)
+        {
+            _flushTimer ??= time.CreateTimer(static self => ((EmbeddedQuotaActors)self!).Flush(), this, FlushInterval, FlushInterval);
         }
     }
 
     /// <summary>The subject's actor, its state read from the store on first use.</summary>
     private async ValueTask<Actor> ActivateAsync(string subject, CancellationToken cancellationToken)
     {
-        var actor = _actors.GetOrAdd(subject, static _ => new Actor());
+        var actor = _actors.GetOrAdd(subject, static subject => new Actor(subject));
         if (actor.Loaded)
         {
             return actor;
@@ -138,18 +180,48 @@ public sealed partial class EmbeddedQuotaActors(
         return actor;
     }
 
+    /// <summary>On a graceful stop, writes what is still only in memory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        StopTimer();
+        await Task.WhenAll(Flush()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Dispose();
+    }
+
     public void Dispose()
     {
+        StopTimer();
         foreach (var actor in _actors.Values)
         {
             actor.Activation.Dispose();
         }
     }
 
+    private void StopTimer()
+    {
+        lock (_timerLock)
+        {
+            _flushTimer?.Dispose();
+            _flushTimer = null;
+        }
+    }
+
+    /// <summary>A write to await, and what starts it when this caller is the one to start it.</summary>
+    private readonly record struct PendingSave(Task Saved, Func<Task>? Starter)
+    {
+        public Task Start()
+        {
+            _ = Starter?.Invoke();
+            return Saved;
+        }
+    }
+
     /// <summary>One subject's state; the object itself is the turn lock.</summary>
-    private sealed class Actor
+    private sealed class Actor(string subject)
     {
         private volatile bool _loaded;
+
+        public string Subject { get; } = subject;
 
         public SemaphoreSlim Activation { get; } = new(1, 1);
 
@@ -157,7 +229,10 @@ public sealed partial class EmbeddedQuotaActors(
 
         public QuotaState State { get; set; } = new();
 
-        /// <summary>The write that will carry the latest state: not started yet, so later turns join it.</summary>
+        /// <summary>Changed since the last write started.</summary>
+        public bool Dirty { get; set; }
+
+        /// <summary>The write that will carry the latest state: not started yet, so later changes join it.</summary>
         public Task? NextSave { get; set; }
 
         /// <summary>The write started last.</summary>
