@@ -38,14 +38,15 @@ public sealed partial class OutboxEventBus(
     ILogger<OutboxEventBus> logger) : BackgroundService, IEventPublisher
 {
     private readonly EventSubscription[] _subscriptions = subscriptions.ToArray();
+    private readonly Dictionary<string, EventSubscription[]> _byTopic = subscriptions.ToArray().GroupBy(s => s.Topic).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+    private readonly HashSet<string> _takesBatches = subscriptions.ToArray().Where(s => s.TakesBatches).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
     public const string ActivitySourceName = "AiMesh.BuildingBlocks";
     private static readonly ActivitySource Tracing = new(ActivitySourceName);
     private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
 
     public async Task PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : class
     {
-        var subscribers = _subscriptions.Where(s => s.Topic == topic).ToArray();
-        if (subscribers.Length == 0)
+        if (!_byTopic.TryGetValue(topic, out var subscribers))
         {
             return;
         }
@@ -101,7 +102,7 @@ public sealed partial class OutboxEventBus(
     private async Task<(int Delivered, long? NextDue)> DeliverDueAsync(CancellationToken stoppingToken)
     {
         var now = Now();
-        var rows = new List<(long Id, string Subscriber, byte[] Payload, int Attempts, string? TraceParent)>();
+        var rows = new List<OutboxRow>();
         long? nextDue = null;
         database.Read(connection =>
         {
@@ -112,7 +113,7 @@ public sealed partial class OutboxEventBus(
                 var due = reader.GetInt64(4);
                 if (due <= now)
                 {
-                    rows.Add((reader.GetInt64(0), reader.GetString(1), (byte[])reader[2], reader.GetInt32(3), reader.IsDBNull(5) ? null : reader.GetString(5)));
+                    rows.Add(new OutboxRow(reader.GetInt64(0), reader.GetString(1), (byte[])reader[2], reader.GetInt32(3), reader.IsDBNull(5) ? null : reader.GetString(5)));
                 }
                 else
                 {
@@ -126,52 +127,26 @@ public sealed partial class OutboxEventBus(
         var delivered = new List<long>(rows.Count);
         try
         {
-            foreach (var row in rows)
+            var handled = new HashSet<long>();
+            foreach (var batch in rows.Where(r => _takesBatches.Contains(r.Subscriber)).GroupBy(r => r.Subscriber).Where(g => g.Count() > 1))
             {
-                var subscription = Array.Find(_subscriptions, s => s.Name == row.Subscriber);
-                try
+                if (await DeliverBatchAsync(batch.Key, [.. batch], stoppingToken).ConfigureAwait(false))
                 {
-                    if (subscription is null)
-                    {
-                        throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
-                    }
+                    delivered.AddRange(batch.Select(r => r.Id));
+                    handled.UnionWith(batch.Select(r => r.Id));
+                }
+            }
 
-                    var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
-                    ActivityContext.TryParse(row.TraceParent, null, out var parent);
-                    using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
-                    activity?.SetTag("messaging.destination.name", subscription.Topic);
-                    await using (var scope = services.CreateAsyncScope())
-                    {
-                        await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);
-                    }
-
+            foreach (var row in rows.Where(r => !handled.Contains(r.Id)))
+            {
+                var retryAt = await DeliverOneAsync(row, stoppingToken).ConfigureAwait(false);
+                if (retryAt is null)
+                {
                     delivered.Add(row.Id);
                 }
-                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                else if (retryAt != long.MaxValue)
                 {
-                    var attempts = row.Attempts + 1;
-                    var dead = attempts >= options.Value.MaxAttempts;
-                    var delay = Math.Min(options.Value.MaxRetryDelay.TotalMilliseconds, options.Value.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, attempts - 1));
-                    if (dead)
-                    {
-                        LogDeadLetter(row.Subscriber, row.Id, attempts, exception);
-                    }
-                    else
-                    {
-                        LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
-                        var due = Now() + (long)delay;
-                        nextDue = nextDue is null ? due : Math.Min(nextDue.Value, due);
-                    }
-
-                    await database.WriteAsync((connection, transaction) =>
-                    {
-                        var command = SqliteDatabase.Command(connection, transaction, "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id");
-                        command.Parameters.AddWithValue("$attempts", attempts);
-                        command.Parameters.AddWithValue("$dead", dead ? 1 : 0);
-                        command.Parameters.AddWithValue("$next", Now() + (long)delay);
-                        command.Parameters.AddWithValue("$id", row.Id);
-                        return command.ExecuteNonQuery();
-                    }, CancellationToken.None).ConfigureAwait(false);
+                    nextDue = nextDue is null ? retryAt : Math.Min(nextDue.Value, retryAt.Value);
                 }
             }
         }
@@ -181,6 +156,83 @@ public sealed partial class OutboxEventBus(
         }
 
         return (delivered.Count, nextDue);
+    }
+
+    /// <summary>
+    /// Several rows of one batching subscriber in one call (one ledger transaction instead of one per
+    /// event). False when it failed: the rows are then delivered one by one, with their own retries.
+    /// </summary>
+    private async Task<bool> DeliverBatchAsync(string subscriber, OutboxRow[] rows, CancellationToken stoppingToken)
+    {
+        var subscription = Array.Find(_subscriptions, s => s.Name == subscriber)!;
+        try
+        {
+            var events = rows.Select(r => JsonSerializer.Deserialize(r.Payload, subscription.EventType, AiMeshJson.Options)!).ToList();
+            ActivityContext.TryParse(rows[0].TraceParent, null, out var parent);
+            var links = rows.Skip(1).Select(r => ActivityContext.TryParse(r.TraceParent, null, out var link) ? new ActivityLink(link) : default)
+                .Where(l => l.Context != default).ToList();
+            using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent, links: links);
+            activity?.SetTag("messaging.destination.name", subscription.Topic);
+            activity?.SetTag("messaging.batch.message_count", rows.Length);
+            await using var scope = services.CreateAsyncScope();
+            await subscription.DispatchBatchAsync(scope.ServiceProvider, events, stoppingToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogBatchFailed(subscriber, rows.Length, exception);
+            return false;
+        }
+    }
+
+    /// <summary>Delivers one row: null when delivered, else when to try again (<see cref="long.MaxValue"/>: never, dead-lettered).</summary>
+    private async Task<long?> DeliverOneAsync(OutboxRow row, CancellationToken stoppingToken)
+    {
+        var subscription = Array.Find(_subscriptions, s => s.Name == row.Subscriber);
+        try
+        {
+            if (subscription is null)
+            {
+                throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
+            }
+
+            var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
+            ActivityContext.TryParse(row.TraceParent, null, out var parent);
+            using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
+            activity?.SetTag("messaging.destination.name", subscription.Topic);
+            await using (var scope = services.CreateAsyncScope())
+            {
+                await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);
+            }
+
+            return null;
+        }
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            var attempts = row.Attempts + 1;
+            var dead = attempts >= options.Value.MaxAttempts;
+            var delay = Math.Min(options.Value.MaxRetryDelay.TotalMilliseconds, options.Value.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, attempts - 1));
+            var due = Now() + (long)delay;
+            if (dead)
+            {
+                LogDeadLetter(row.Subscriber, row.Id, attempts, exception);
+            }
+            else
+            {
+                LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
+            }
+
+            await database.WriteAsync((connection, transaction) =>
+            {
+                var command = SqliteDatabase.Command(connection, transaction, "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id");
+                command.Parameters.AddWithValue("$attempts", attempts);
+                command.Parameters.AddWithValue("$dead", dead ? 1 : 0);
+                command.Parameters.AddWithValue("$next", due);
+                command.Parameters.AddWithValue("$id", row.Id);
+                return command.ExecuteNonQuery();
+            }, CancellationToken.None).ConfigureAwait(false);
+            return dead ? long.MaxValue : due;
+        }
     }
 
     /// <summary>One commit removes a batch of delivered rows: a crash before it only means those events come again (at least once).</summary>
@@ -206,6 +258,11 @@ public sealed partial class OutboxEventBus(
         _signal.Dispose();
         base.Dispose();
     }
+
+    private sealed record OutboxRow(long Id, string Subscriber, byte[] Payload, int Attempts, string? TraceParent);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Delivery of {Count} events to {Subscriber} at once failed; delivering them one by one")]
+    private partial void LogBatchFailed(string subscriber, int count, Exception exception);
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Event delivery to {Subscriber} failed (outbox row {RowId}, attempt {Attempt}); will retry")]
     private partial void LogDeliveryFailed(string subscriber, long rowId, int attempt, Exception exception);
