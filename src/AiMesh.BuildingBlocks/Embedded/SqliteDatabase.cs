@@ -35,7 +35,7 @@ public sealed class SqliteDatabase : IDisposable
     private const int MaxBatch = 256;
 
     /// <summary>Idle reader connections kept open; a burst opens more and closes them afterwards.</summary>
-    private const int MaxIdleReaders = 16;
+    private const int MaxIdleReaders = 4;
 
     private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, SqliteCommand>> Statements = new();
 
