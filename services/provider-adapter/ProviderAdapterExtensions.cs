@@ -45,7 +45,10 @@ public static class ProviderAdapterExtensions
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 AutomaticDecompression = System.Net.DecompressionMethods.All,
                 ConnectTimeout = TimeSpan.FromSeconds(10),
-            });
+            })
+            // The factory's own per-request logging scope and lines cost on every provider call and name
+            // provider URLs; attempts and failures are logged by the adapter itself.
+            .RemoveAllLoggers();
         services.AddHealthChecks().AddCheck<CatalogHealthCheck>("provider-catalog", tags: ["ready"]);
         return builder;
     }

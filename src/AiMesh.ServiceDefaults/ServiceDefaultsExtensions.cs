@@ -55,6 +55,12 @@ public static class ServiceDefaultsExtensions
                 {
                     tracing.AddOtlpExporter();
                 }
+                else if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_TRACES_SAMPLER"]))
+                {
+                    // No exporter, so nobody reads the spans, and recording them costs CPU on every request.
+                    // Log lines keep their trace ids; OTEL_TRACES_SAMPLER (or a sampler set by code) records spans anyway.
+                    tracing.SetSampler(new AlwaysOffSampler());
+                }
             })
             .WithMetrics(metrics =>
             {

@@ -15,9 +15,10 @@ public sealed record UsageTotals(
 /// <summary>
 /// Turns usage events into durable ledger records. The record keyed by request id and the
 /// day's totals are written in one transaction, the record only if it is new: an event
-/// delivered twice is counted once, and a lost race is simply tried again.
+/// delivered twice is counted once, and a lost race is simply tried again. A batch (the embedded
+/// outbox's backlog) writes its new records and the day's totals in one transaction.
 /// </summary>
-public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> logger) : IEventConsumer<UsageEvent>
+public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> logger) : IBatchEventConsumer<UsageEvent>
 {
     private const int MaxConflictRetries = 100;
 
@@ -32,39 +33,67 @@ public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> 
         return usage.Status is >= 200 and < 300 || usage.PromptTokens + usage.CompletionTokens > 0 || usage.CostUsd > 0;
     }
 
-    public async Task HandleAsync(UsageEvent message, CancellationToken cancellationToken)
+    public Task HandleAsync(UsageEvent message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (!IsBillable(message))
-        {
-            return;
-        }
+        return HandleBatchAsync([message], cancellationToken);
+    }
 
-        var day = DateOnly.FromDateTime(message.Timestamp.UtcDateTime);
+    /// <summary>Records several events: per day, the new records and the day's totals in one transaction.</summary>
+    public async Task HandleBatchAsync(IReadOnlyList<UsageEvent> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var billable = messages.Where(IsBillable).DistinctBy(m => m.RequestId, StringComparer.Ordinal);
+        foreach (var day in billable.GroupBy(m => DateOnly.FromDateTime(m.Timestamp.UtcDateTime)))
+        {
+            await RecordDayAsync(day.Key, [.. day], cancellationToken);
+        }
+    }
+
+    private async Task RecordDayAsync(DateOnly day, UsageEvent[] messages, CancellationToken cancellationToken)
+    {
         for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
         {
-            if (await state.GetAsync<UsageEvent>(RecordKey(message.RequestId), cancellationToken) is not null)
+            var fresh = new List<UsageEvent>(messages.Length);
+            foreach (var message in messages)
             {
-                LogDuplicate(message.RequestId);
+                if (await state.GetAsync<UsageEvent>(RecordKey(message.RequestId), cancellationToken) is null)
+                {
+                    fresh.Add(message);
+                }
+                else
+                {
+                    LogDuplicate(message.RequestId);
+                }
+            }
+
+            if (fresh.Count == 0)
+            {
                 return;
             }
 
             var current = await state.GetAsync<DayTotals>(DayKey(day), cancellationToken);
-            var totals = Add(current?.Value ?? new DayTotals([]), message);
-            var written = await state.TryExecuteTransactionAsync(
-                [
-                    StateOperation.Upsert(RecordKey(message.RequestId), message, StateETag.MustNotExist),
-                    StateOperation.Upsert(DayKey(day), totals, current?.ETag ?? StateETag.MustNotExist),
-                ],
-                cancellationToken);
-            if (written)
+            var rows = new Dictionary<string, UsageTotals>(current?.Value.Rows ?? [], StringComparer.Ordinal);
+            var operations = new List<StateOperation>(fresh.Count + 1);
+            foreach (var message in fresh)
             {
-                LogRecorded(message.RequestId, message.TenantId, message.Model, message.PromptTokens, message.CompletionTokens, message.CostUsd);
+                Add(rows, message);
+                operations.Add(StateOperation.Upsert(RecordKey(message.RequestId), message, StateETag.MustNotExist));
+            }
+
+            operations.Add(StateOperation.Upsert(DayKey(day), new DayTotals(rows), current?.ETag ?? StateETag.MustNotExist));
+            if (await state.TryExecuteTransactionAsync(operations, cancellationToken))
+            {
+                foreach (var message in fresh)
+                {
+                    LogRecorded(message.RequestId, message.TenantId, message.Model, message.PromptTokens, message.CompletionTokens, message.CostUsd);
+                }
+
                 return;
             }
         }
 
-        throw new InvalidOperationException($"The ledger could not record request {message.RequestId}: too many concurrent writers.");
+        throw new InvalidOperationException($"The ledger could not record {messages.Length} usage event(s) of {day:yyyy-MM-dd} (first: request {messages[0].RequestId}): too many concurrent writers.");
     }
 
     public async Task<UsageEvent?> GetRecordAsync(string requestId, CancellationToken cancellationToken) =>
@@ -117,12 +146,11 @@ public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> 
         Month = by.Contains(UsageDimensions.Month) ? day.ToString("yyyy-MM", CultureInfo.InvariantCulture) : null,
     };
 
-    private static DayTotals Add(DayTotals totals, UsageEvent usage)
+    private static void Add(Dictionary<string, UsageTotals> rows, UsageEvent usage)
     {
         var provider = usage.Provider ?? "none";
         var deployment = usage.DeploymentId ?? "none";
         var key = string.Join('|', usage.TenantId, usage.KeyId, provider, deployment, usage.Model);
-        var rows = new Dictionary<string, UsageTotals>(totals.Rows, StringComparer.Ordinal);
         var row = rows.GetValueOrDefault(key) ?? new UsageTotals(usage.TenantId, usage.KeyId, provider, deployment, usage.Model, 0, 0, 0, 0, 0);
         rows[key] = row with
         {
@@ -132,7 +160,6 @@ public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> 
             CompletionTokens = row.CompletionTokens + usage.CompletionTokens,
             CostUsd = row.CostUsd + usage.CostUsd,
         };
-        return new DayTotals(rows);
     }
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Usage recorded: request {RequestId}, tenant {TenantId}, model {Model}, tokens {PromptTokens}+{CompletionTokens}, cost {CostUsd} USD")]

@@ -535,11 +535,9 @@ public sealed partial class ChatPipeline(
     }
 
     /// <summary>Makes the request's cost durable: the usage event is in the outbox and the tenant's reservation settled.</summary>
-    private async Task AcknowledgeAsync(Outcome outcome)
-    {
-        await PublishUsageAsync(outcome);
-        await SettleTenantAsync(outcome);
-    }
+    private Task AcknowledgeAsync(Outcome outcome) =>
+        // Both are durable writes: made together, they can share one commit.
+        Task.WhenAll(PublishUsageAsync(outcome), SettleTenantAsync(outcome));
 
     private async Task FinishAsync(Outcome outcome, long started)
     {

@@ -22,6 +22,13 @@ public sealed class EventBusOptions
 
     /// <value>Defaults to 10 s.</value>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long the delivery loop lets events gather after the first arrives, so that a pass delivers
+    /// many at once (one ledger transaction for all) and stays off the request path's back.
+    /// </summary>
+    /// <value>Defaults to 5 ms; zero delivers at once.</value>
+    public TimeSpan BatchWindow { get; set; } = TimeSpan.FromMilliseconds(5);
 }
 
 /// <summary>
@@ -38,14 +45,18 @@ public sealed partial class OutboxEventBus(
     ILogger<OutboxEventBus> logger) : BackgroundService, IEventPublisher
 {
     private readonly EventSubscription[] _subscriptions = subscriptions.ToArray();
+    private readonly Dictionary<string, EventSubscription[]> _byTopic = subscriptions.ToArray().GroupBy(s => s.Topic).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+    private readonly HashSet<string> _takesBatches = subscriptions.ToArray().Where(s => s.TakesBatches).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
     public const string ActivitySourceName = "AiMesh.BuildingBlocks";
     private static readonly ActivitySource Tracing = new(ActivitySourceName);
+    private const int PageSize = 256;
+    private const string PageSizeText = "256";
     private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
+    private int _signalled;
 
     public async Task PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : class
     {
-        var subscribers = _subscriptions.Where(s => s.Topic == topic).ToArray();
-        if (subscribers.Length == 0)
+        if (!_byTopic.TryGetValue(topic, out var subscribers))
         {
             return;
         }
@@ -57,9 +68,7 @@ public sealed partial class OutboxEventBus(
         {
             foreach (var subscriber in subscribers)
             {
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace)";
+                var command = SqliteDatabase.Command(connection, transaction, "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace)");
                 command.Parameters.AddWithValue("$trace", (object?)traceParent ?? DBNull.Value);
                 command.Parameters.AddWithValue("$subscriber", subscriber.Name);
                 command.Parameters.AddWithValue("$topic", topic);
@@ -69,128 +78,201 @@ public sealed partial class OutboxEventBus(
 
             return 0;
         }, cancellationToken).ConfigureAwait(false);
-        _signal.Release();
+        // One wake-up for however many events arrive before the loop looks again.
+        if (Interlocked.Exchange(ref _signalled, 1) == 0)
+        {
+            _signal.Release();
+        }
     }
 
     /// <summary>Events waiting for delivery (not dead-lettered).</summary>
     public long PendingCount()
     {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM outbox WHERE dead = 0";
-        return (long)command.ExecuteScalar()!;
+        return database.Read(connection => (long)SqliteDatabase.Command(connection, null, "SELECT COUNT(*) FROM outbox WHERE dead = 0").ExecuteScalar()!);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            var (delivered, nextDue) = await DeliverDueAsync(stoppingToken).ConfigureAwait(false);
-            if (delivered > 0)
+            while (!stoppingToken.IsCancellationRequested)
             {
-                continue;
-            }
+                // Reset before reading: an event published from here on signals again.
+                Volatile.Write(ref _signalled, 0);
+                var (delivered, nextDue) = await DeliverDueAsync(stoppingToken).ConfigureAwait(false);
+                if (delivered < PageSize)
+                {
+                    if (delivered == 0)
+                    {
+                        var wait = nextDue is { } due ? TimeSpan.FromMilliseconds(Math.Max(1, due - Now())) : TimeSpan.FromSeconds(5);
+                        await _signal.WaitAsync(wait, stoppingToken).ConfigureAwait(false);
+                    }
 
-            var wait = nextDue is { } due ? TimeSpan.FromMilliseconds(Math.Max(1, due - Now())) : TimeSpan.FromSeconds(5);
-            try
-            {
-                await _signal.WaitAsync(wait, stoppingToken).ConfigureAwait(false);
+                    // Let the events that follow gather, so that one pass (one ledger transaction) takes them all.
+                    if (options.Value.BatchWindow > TimeSpan.Zero)
+                    {
+                        await Task.Delay(options.Value.BatchWindow, stoppingToken).ConfigureAwait(false);
+                    }
+                }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
         }
     }
 
     private async Task<(int Delivered, long? NextDue)> DeliverDueAsync(CancellationToken stoppingToken)
     {
         var now = Now();
-        var rows = new List<(long Id, string Subscriber, byte[] Payload, int Attempts, string? TraceParent)>();
+        var rows = new List<OutboxRow>();
         long? nextDue = null;
-        using (var connection = database.Open())
-        using (var command = connection.CreateCommand())
+        database.Read(connection =>
         {
-            command.CommandText = "SELECT id, subscriber, payload, attempts, next_attempt_at, trace_parent FROM outbox WHERE dead = 0 ORDER BY id LIMIT 256";
+            var command = SqliteDatabase.Command(connection, null, "SELECT id, subscriber, payload, attempts, next_attempt_at, trace_parent FROM outbox WHERE dead = 0 ORDER BY id LIMIT " + PageSizeText);
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
                 var due = reader.GetInt64(4);
                 if (due <= now)
                 {
-                    rows.Add((reader.GetInt64(0), reader.GetString(1), (byte[])reader[2], reader.GetInt32(3), reader.IsDBNull(5) ? null : reader.GetString(5)));
+                    rows.Add(new OutboxRow(reader.GetInt64(0), reader.GetString(1), (byte[])reader[2], reader.GetInt32(3), reader.IsDBNull(5) ? null : reader.GetString(5)));
                 }
                 else
                 {
                     nextDue = nextDue is null ? due : Math.Min(nextDue.Value, due);
                 }
             }
-        }
 
-        var delivered = 0;
-        foreach (var row in rows)
+            return rows.Count;
+        });
+
+        var delivered = new List<long>(rows.Count);
+        try
         {
-            var subscription = Array.Find(_subscriptions, s => s.Name == row.Subscriber);
-            try
+            var handled = new HashSet<long>();
+            foreach (var batch in rows.Where(r => _takesBatches.Contains(r.Subscriber)).GroupBy(r => r.Subscriber).Where(g => g.Count() > 1))
             {
-                if (subscription is null)
+                if (await DeliverBatchAsync(batch.Key, [.. batch], stoppingToken).ConfigureAwait(false))
                 {
-                    throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
+                    delivered.AddRange(batch.Select(r => r.Id));
+                    handled.UnionWith(batch.Select(r => r.Id));
                 }
-
-                var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
-                ActivityContext.TryParse(row.TraceParent, null, out var parent);
-                using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
-                activity?.SetTag("messaging.destination.name", subscription.Topic);
-                await using (var scope = services.CreateAsyncScope())
-                {
-                    await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);
-                }
-
-                await database.WriteAsync((connection, transaction) => Run(connection, transaction, "DELETE FROM outbox WHERE id = $id", row.Id), CancellationToken.None).ConfigureAwait(false);
-                delivered++;
             }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                var attempts = row.Attempts + 1;
-                var dead = attempts >= options.Value.MaxAttempts;
-                var delay = Math.Min(options.Value.MaxRetryDelay.TotalMilliseconds, options.Value.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, attempts - 1));
-                if (dead)
-                {
-                    LogDeadLetter(row.Subscriber, row.Id, attempts, exception);
-                }
-                else
-                {
-                    LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
-                    var due = Now() + (long)delay;
-                    nextDue = nextDue is null ? due : Math.Min(nextDue.Value, due);
-                }
 
-                await database.WriteAsync((connection, transaction) =>
+            foreach (var row in rows.Where(r => !handled.Contains(r.Id)))
+            {
+                var retryAt = await DeliverOneAsync(row, stoppingToken).ConfigureAwait(false);
+                if (retryAt is null)
                 {
-                    using var command = connection.CreateCommand();
-                    command.Transaction = transaction;
-                    command.CommandText = "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id";
-                    command.Parameters.AddWithValue("$attempts", attempts);
-                    command.Parameters.AddWithValue("$dead", dead ? 1 : 0);
-                    command.Parameters.AddWithValue("$next", Now() + (long)delay);
-                    command.Parameters.AddWithValue("$id", row.Id);
-                    return command.ExecuteNonQuery();
-                }, CancellationToken.None).ConfigureAwait(false);
+                    delivered.Add(row.Id);
+                }
+                else if (retryAt != long.MaxValue)
+                {
+                    nextDue = nextDue is null ? retryAt : Math.Min(nextDue.Value, retryAt.Value);
+                }
             }
         }
+        finally
+        {
+            await RemoveAsync(delivered).ConfigureAwait(false);
+        }
 
-        return (delivered, nextDue);
+        return (delivered.Count, nextDue);
     }
 
-    private static int Run(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string sql, long id)
+    /// <summary>
+    /// Several rows of one batching subscriber in one call (one ledger transaction instead of one per
+    /// event). False when it failed: the rows are then delivered one by one, with their own retries.
+    /// </summary>
+    private async Task<bool> DeliverBatchAsync(string subscriber, OutboxRow[] rows, CancellationToken stoppingToken)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$id", id);
-        return command.ExecuteNonQuery();
+        var subscription = Array.Find(_subscriptions, s => s.Name == subscriber)!;
+        try
+        {
+            var events = rows.Select(r => JsonSerializer.Deserialize(r.Payload, subscription.EventType, AiMeshJson.Options)!).ToList();
+            ActivityContext.TryParse(rows[0].TraceParent, null, out var parent);
+            var links = rows.Skip(1).Select(r => ActivityContext.TryParse(r.TraceParent, null, out var link) ? new ActivityLink(link) : default)
+                .Where(l => l.Context != default).ToList();
+            using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent, links: links);
+            activity?.SetTag("messaging.destination.name", subscription.Topic);
+            activity?.SetTag("messaging.batch.message_count", rows.Length);
+            await using var scope = services.CreateAsyncScope();
+            await subscription.DispatchBatchAsync(scope.ServiceProvider, events, stoppingToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogBatchFailed(subscriber, rows.Length, exception);
+            return false;
+        }
     }
+
+    /// <summary>Delivers one row: null when delivered, else when to try again (<see cref="long.MaxValue"/>: never, dead-lettered).</summary>
+    private async Task<long?> DeliverOneAsync(OutboxRow row, CancellationToken stoppingToken)
+    {
+        var subscription = Array.Find(_subscriptions, s => s.Name == row.Subscriber);
+        try
+        {
+            if (subscription is null)
+            {
+                throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
+            }
+
+            var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
+            ActivityContext.TryParse(row.TraceParent, null, out var parent);
+            using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
+            activity?.SetTag("messaging.destination.name", subscription.Topic);
+            await using (var scope = services.CreateAsyncScope())
+            {
+                await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);
+            }
+
+            return null;
+        }
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            var attempts = row.Attempts + 1;
+            var dead = attempts >= options.Value.MaxAttempts;
+            var delay = Math.Min(options.Value.MaxRetryDelay.TotalMilliseconds, options.Value.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, attempts - 1));
+            var due = Now() + (long)delay;
+            if (dead)
+            {
+                LogDeadLetter(row.Subscriber, row.Id, attempts, exception);
+            }
+            else
+            {
+                LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
+            }
+
+            await database.WriteAsync((connection, transaction) =>
+            {
+                var command = SqliteDatabase.Command(connection, transaction, "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id");
+                command.Parameters.AddWithValue("$attempts", attempts);
+                command.Parameters.AddWithValue("$dead", dead ? 1 : 0);
+                command.Parameters.AddWithValue("$next", due);
+                command.Parameters.AddWithValue("$id", row.Id);
+                return command.ExecuteNonQuery();
+            }, CancellationToken.None).ConfigureAwait(false);
+            return dead ? long.MaxValue : due;
+        }
+    }
+
+    /// <summary>One commit removes a batch of delivered rows: a crash before it only means those events come again (at least once).</summary>
+    private Task RemoveAsync(List<long> delivered) => delivered.Count == 0
+        ? Task.CompletedTask
+        : database.WriteAsync((connection, transaction) =>
+        {
+            var command = SqliteDatabase.Command(connection, transaction, "DELETE FROM outbox WHERE id = $id");
+            var id = command.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Integer);
+            foreach (var rowId in delivered)
+            {
+                id.Value = rowId;
+                command.ExecuteNonQuery();
+            }
+
+            return delivered.Count;
+        }, CancellationToken.None);
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -199,6 +281,11 @@ public sealed partial class OutboxEventBus(
         _signal.Dispose();
         base.Dispose();
     }
+
+    private sealed record OutboxRow(long Id, string Subscriber, byte[] Payload, int Attempts, string? TraceParent);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Delivery of {Count} events to {Subscriber} at once failed; delivering them one by one")]
+    private partial void LogBatchFailed(string subscriber, int count, Exception exception);
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Event delivery to {Subscriber} failed (outbox row {RowId}, attempt {Attempt}); will retry")]
     private partial void LogDeliveryFailed(string subscriber, long rowId, int attempt, Exception exception);

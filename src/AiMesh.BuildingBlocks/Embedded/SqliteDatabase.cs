@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -17,14 +19,33 @@ public sealed class EmbeddedOptions
 }
 
 /// <summary>
-/// The embedded mode's SQLite file. Writes go through one gate: SQLite has a single writer,
-/// and queuing here is cheaper than busy retries. WAL keeps readers off the writer's back,
-/// and a committed write survives the process being killed.
+/// The embedded mode's SQLite file. SQLite has a single writer, so writes are queued and
+/// committed in groups by one committer on the thread pool: it commits every write queued so far
+/// in one transaction (each in its own savepoint, so one failing write does not undo the others),
+/// and every caller's task completes only once its write is committed. Under load one commit thus
+/// serves many requests, and the writes one request starts together share a commit. The committer
+/// is queued on the caller's own thread-pool queue, so a lone request usually commits on its own
+/// thread once it awaits. WAL keeps readers off the writer's back, and a committed write survives
+/// the process being killed. The writer and the readers keep their connections open and their
+/// statements prepared.
 /// </summary>
 public sealed class SqliteDatabase : IDisposable
 {
+    /// <summary>Writes committed together at most: bounds one transaction's size.</summary>
+    private const int MaxBatch = 256;
+
+    /// <summary>Idle reader connections kept open; a burst opens more and closes them afterwards.</summary>
+    private const int MaxIdleReaders = 4;
+
+    private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, SqliteCommand>> Statements = new();
+
     private readonly string _connectionString;
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly ConcurrentQueue<IPendingWrite> _queue = new();
+    private readonly ConcurrentBag<SqliteConnection> _readers = [];
+    private readonly Lock _writerLock = new();
+    private SqliteConnection? _writer;
+    private int _scheduled;
+    private bool _disposed;
 
     public SqliteDatabase(IOptions<EmbeddedOptions> options)
     {
@@ -62,6 +83,7 @@ public sealed class SqliteDatabase : IDisposable
 
     public string Path { get; }
 
+    /// <summary>A new connection of the caller's own (dispose it); the hot paths use <see cref="Read"/> and <see cref="WriteAsync"/>.</summary>
     public SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -74,22 +96,72 @@ public sealed class SqliteDatabase : IDisposable
         return connection;
     }
 
-    /// <summary>Runs <paramref name="work"/> as the only writer, inside one transaction.</summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="work"/> on a reader connection lent for the call (it sees the last committed state).</summary>
+    public T Read<T>(Func<SqliteConnection, T> work)
     {
-        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var connection = _readers.TryTake(out var idle) ? idle : Open();
         try
         {
-            using var connection = Open();
-            using var transaction = connection.BeginTransaction();
-            var result = work(connection, transaction);
-            transaction.Commit();
-            return result;
+            return work(connection);
         }
         finally
         {
-            _writeGate.Release();
+            if (_disposed || _readers.Count >= MaxIdleReaders)
+            {
+                connection.Dispose();
+            }
+            else
+            {
+                _readers.Add(connection);
+            }
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> as the only writer, inside a transaction, and completes once
+    /// that transaction is committed. When <paramref name="work"/> throws, its own changes are
+    /// rolled back and the task fails with the exception; other writes in the group are kept.
+    /// </summary>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<T>(cancellationToken);
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var write = new PendingWrite<T>(work);
+        _queue.Enqueue(write);
+        if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static database => database.CommitQueued(), this, preferLocal: true);
+        }
+
+        return write.Task;
+    }
+
+    /// <summary>
+    /// A cached, prepared command for <paramref name="sql"/> on <paramref name="connection"/> (one of
+    /// this database's connections), its parameters cleared and its transaction set. Use it for one
+    /// statement at a time and dispose any reader it returns before the next use.
+    /// </summary>
+    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var commands = Statements.GetValue(connection, _ => new Dictionary<string, SqliteCommand>(StringComparer.Ordinal));
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            commands[sql] = command;
+        }
+
+        command.Parameters.Clear();
+        command.Transaction = transaction;
+        return command;
     }
 
     public static void Execute(SqliteConnection connection, string sql)
@@ -99,9 +171,160 @@ public sealed class SqliteDatabase : IDisposable
         command.ExecuteNonQuery();
     }
 
+    /// <summary>The committer: commits groups until the queue is empty, then stands down.</summary>
+    private void CommitQueued()
+    {
+        do
+        {
+            while (!_queue.IsEmpty)
+            {
+                CommitBatch();
+            }
+
+            Volatile.Write(ref _scheduled, 0);
+        }
+        // A write queued just before the flag went down found a committer still scheduled: take it.
+        while (!_queue.IsEmpty && Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0);
+    }
+
+    private void CommitBatch()
+    {
+        var batch = new List<IPendingWrite>(Math.Min(_queue.Count, MaxBatch));
+        while (batch.Count < MaxBatch && _queue.TryDequeue(out var write))
+        {
+            batch.Add(write);
+        }
+
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            lock (_writerLock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                _writer ??= Open();
+                using var transaction = _writer.BeginTransaction();
+                foreach (var write in batch)
+                {
+                    Run(_writer, transaction, write);
+                }
+
+                transaction.Commit();
+            }
+        }
+        catch (Exception exception)
+        {
+            // Nothing of the group is committed: every write in it fails.
+            ResetWriter();
+            foreach (var write in batch)
+            {
+                write.Fail(exception);
+            }
+
+            return;
+        }
+
+        foreach (var write in batch)
+        {
+            write.Complete();
+        }
+    }
+
+    /// <summary>One write inside the group's transaction, in a savepoint that its failure rolls back.</summary>
+    private static void Run(SqliteConnection connection, SqliteTransaction transaction, IPendingWrite write)
+    {
+        Command(connection, transaction, "SAVEPOINT w").ExecuteNonQuery();
+        if (!write.Run(connection, transaction))
+        {
+            Command(connection, transaction, "ROLLBACK TO w").ExecuteNonQuery();
+        }
+
+        Command(connection, transaction, "RELEASE w").ExecuteNonQuery();
+    }
+
+    /// <summary>After a failed commit the writer connection may be in any state: start afresh.</summary>
+    private void ResetWriter()
+    {
+        lock (_writerLock)
+        {
+            _writer?.Dispose();
+            _writer = null;
+        }
+    }
+
     public void Dispose()
     {
-        _writeGate.Dispose();
+        lock (_writerLock)
+        {
+            _disposed = true;
+            _writer?.Dispose();
+            _writer = null;
+        }
+
+        while (_readers.TryTake(out var reader))
+        {
+            reader.Dispose();
+        }
+
+        while (_queue.TryDequeue(out var write))
+        {
+            write.Fail(new ObjectDisposedException(nameof(SqliteDatabase)));
+        }
+
         SqliteConnection.ClearAllPools();
+    }
+
+    private interface IPendingWrite
+    {
+        /// <summary>Runs the work; false when it threw (the exception is kept for <see cref="Complete"/>).</summary>
+        bool Run(SqliteConnection connection, SqliteTransaction transaction);
+
+        /// <summary>After the commit: hands out the result, or the work's own exception.</summary>
+        void Complete();
+
+        /// <summary>The group was not committed.</summary>
+        void Fail(Exception exception);
+    }
+
+    /// <summary>A queued write; its result is handed out only after the commit.</summary>
+    private sealed class PendingWrite<T>(Func<SqliteConnection, SqliteTransaction, T> work) : IPendingWrite
+    {
+        // Continuations run on the thread pool: the committer must not run other requests' code.
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+        private Exception? _failure;
+
+        public Task<T> Task => _completion.Task;
+
+        public bool Run(SqliteConnection connection, SqliteTransaction transaction)
+        {
+            try
+            {
+                _result = work(connection, transaction);
+                return true;
+            }
+            catch (Exception exception)
+            {
+                _failure = exception;
+                return false;
+            }
+        }
+
+        public void Complete()
+        {
+            if (_failure is null)
+            {
+                _completion.TrySetResult(_result!);
+            }
+            else
+            {
+                _completion.TrySetException(_failure);
+            }
+        }
+
+        public void Fail(Exception exception) => _completion.TrySetException(exception);
     }
 }

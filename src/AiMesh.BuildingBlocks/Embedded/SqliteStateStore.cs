@@ -11,20 +11,22 @@ public sealed class SqliteStateStore(SqliteDatabase database, TimeProvider time)
     public Task<StateItem<T>?> GetAsync<T>(string key, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT value, etag FROM state WHERE key = $key AND (expires_at IS NULL OR expires_at > $now)";
-        command.Parameters.AddWithValue("$key", key);
-        command.Parameters.AddWithValue("$now", Now());
-        using var reader = command.ExecuteReader();
-        if (!reader.Read())
+        var now = Now();
+        var item = database.Read(connection =>
         {
-            return Task.FromResult<StateItem<T>?>(null);
-        }
+            var command = SqliteDatabase.Command(connection, null, "SELECT value, etag FROM state WHERE key = $key AND (expires_at IS NULL OR expires_at > $now)");
+            command.Parameters.AddWithValue("$key", key);
+            command.Parameters.AddWithValue("$now", now);
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
 
-        var value = JsonSerializer.Deserialize<T>((byte[])reader[0], AiMeshJson.Options)!;
-        var etag = reader.GetInt64(1).ToString(CultureInfo.InvariantCulture);
-        return Task.FromResult<StateItem<T>?>(new StateItem<T>(value, etag));
+            var value = JsonSerializer.Deserialize<T>(reader.GetFieldValue<byte[]>(0), AiMeshJson.Options)!;
+            return new StateItem<T>(value, reader.GetInt64(1).ToString(CultureInfo.InvariantCulture));
+        });
+        return Task.FromResult(item);
     }
 
     public Task<bool> TrySaveAsync<T>(string key, T value, string? etag, TimeSpan? ttl, CancellationToken cancellationToken) =>
@@ -64,9 +66,7 @@ public sealed class SqliteStateStore(SqliteDatabase database, TimeProvider time)
             return true;
         }
 
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT etag FROM state WHERE key = $key AND (expires_at IS NULL OR expires_at > $now)";
+        var command = SqliteDatabase.Command(connection, transaction, "SELECT etag FROM state WHERE key = $key AND (expires_at IS NULL OR expires_at > $now)");
         command.Parameters.AddWithValue("$key", operation.Key);
         command.Parameters.AddWithValue("$now", now);
         var current = command.ExecuteScalar() as long?;
@@ -77,29 +77,27 @@ public sealed class SqliteStateStore(SqliteDatabase database, TimeProvider time)
 
     private static void Apply(SqliteConnection connection, SqliteTransaction transaction, StateOperation operation, long now)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.Parameters.AddWithValue("$key", operation.Key);
         if (operation.Value is null)
         {
-            command.CommandText = "DELETE FROM state WHERE key = $key";
-        }
-        else
-        {
-            // An expired row is as good as absent: its version restarts.
-            command.CommandText = """
-                INSERT INTO state (key, value, etag, expires_at) VALUES ($key, $value, 1, $expires)
-                ON CONFLICT(key) DO UPDATE SET
-                    value = excluded.value,
-                    etag = CASE WHEN state.expires_at IS NOT NULL AND state.expires_at <= $now THEN 1 ELSE state.etag + 1 END,
-                    expires_at = excluded.expires_at
-                """;
-            command.Parameters.AddWithValue("$value", operation.Value);
-            command.Parameters.AddWithValue("$now", now);
-            command.Parameters.AddWithValue("$expires", operation.Ttl is { } ttl ? now + (long)ttl.TotalMilliseconds : DBNull.Value);
+            var delete = SqliteDatabase.Command(connection, transaction, "DELETE FROM state WHERE key = $key");
+            delete.Parameters.AddWithValue("$key", operation.Key);
+            delete.ExecuteNonQuery();
+            return;
         }
 
-        command.ExecuteNonQuery();
+        // An expired row is as good as absent: its version restarts.
+        var upsert = SqliteDatabase.Command(connection, transaction, """
+            INSERT INTO state (key, value, etag, expires_at) VALUES ($key, $value, 1, $expires)
+            ON CONFLICT(key) DO UPDATE SET
+                value = excluded.value,
+                etag = CASE WHEN state.expires_at IS NOT NULL AND state.expires_at <= $now THEN 1 ELSE state.etag + 1 END,
+                expires_at = excluded.expires_at
+            """);
+        upsert.Parameters.AddWithValue("$key", operation.Key);
+        upsert.Parameters.AddWithValue("$value", operation.Value);
+        upsert.Parameters.AddWithValue("$now", now);
+        upsert.Parameters.AddWithValue("$expires", operation.Ttl is { } ttl ? now + (long)ttl.TotalMilliseconds : DBNull.Value);
+        upsert.ExecuteNonQuery();
     }
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -15,18 +15,46 @@ public interface IEventConsumer<in T> where T : class
     Task HandleAsync(T message, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// A consumer that can also take several events of its topic at once, which the embedded outbox
+/// does when it has a backlog (one transaction for many events). Throwing means "deliver each again
+/// later"; the events are then retried one by one through <see cref="IEventConsumer{T}.HandleAsync"/>.
+/// </summary>
+public interface IBatchEventConsumer<in T> : IEventConsumer<T> where T : class
+{
+    Task HandleBatchAsync(IReadOnlyList<T> messages, CancellationToken cancellationToken);
+}
+
 /// <summary>A subscription declared by a service: which topic, which handler.</summary>
 public sealed record EventSubscription(string Topic, string DeadLetterTopic, Type EventType, Type HandlerType)
 {
     /// <summary>A stable name for this subscriber (the route in Dapr mode, the outbox subscriber in embedded mode).</summary>
     public string Name => $"{Topic}/{HandlerType.Name}";
 
-    internal async Task DispatchAsync(IServiceProvider services, object @event, CancellationToken cancellationToken)
-    {
-        var handler = services.GetRequiredService(HandlerType);
-        var method = typeof(IEventConsumer<>).MakeGenericType(EventType).GetMethod(nameof(IEventConsumer<object>.HandleAsync))!;
-        await ((Task)method.Invoke(handler, [@event, cancellationToken])!).ConfigureAwait(false);
-    }
+    /// <summary>Whether the handler takes batches (<see cref="IBatchEventConsumer{T}"/>).</summary>
+    internal bool TakesBatches => typeof(IBatchEventConsumer<>).MakeGenericType(EventType).IsAssignableFrom(HandlerType);
+
+    internal Task DispatchAsync(IServiceProvider services, object @event, CancellationToken cancellationToken) =>
+        Dispatchers.For(EventType).Single(services.GetRequiredService(HandlerType), @event, cancellationToken);
+
+    internal Task DispatchBatchAsync(IServiceProvider services, IReadOnlyList<object> events, CancellationToken cancellationToken) =>
+        Dispatchers.For(EventType).Batch(services.GetRequiredService(HandlerType), events, cancellationToken);
+}
+
+/// <summary>Typed calls into handlers, built once per event type rather than found by reflection per event.</summary>
+internal sealed record Dispatchers(
+    Func<object, object, CancellationToken, Task> Single,
+    Func<object, IReadOnlyList<object>, CancellationToken, Task> Batch)
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Dispatchers> Cache = new();
+
+    public static Dispatchers For(Type eventType) => Cache.GetOrAdd(eventType, static type =>
+        (Dispatchers)typeof(Dispatchers).GetMethod(nameof(Create), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(type).Invoke(null, null)!);
+
+    private static Dispatchers Create<T>() where T : class => new(
+        (handler, @event, cancellationToken) => ((IEventConsumer<T>)handler).HandleAsync((T)@event, cancellationToken),
+        (handler, events, cancellationToken) => ((IBatchEventConsumer<T>)handler).HandleBatchAsync(events.Cast<T>().ToList(), cancellationToken));
 }
 
 public static class EventSubscriptionExtensions

@@ -16,7 +16,7 @@ public sealed class TelemetryTests
         await using var fake = await FakeOpenAiProvider.StartAsync();
         var spans = new List<Activity>();
         await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake),
-            configure: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+            configure: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans).SetSampler(new AlwaysOnSampler())));
         using var client = gateway.CreateClient();
 
         // Activity listeners are process-wide: other tests' spans arrive too, so find ours by request id.
