@@ -19,12 +19,49 @@ public static class TokenEstimator
     /// <summary>An image part, counted as a 1024×1024 high-detail image (85 + 4 × 170).</summary>
     public const int PerImage = 765;
 
+    /// <summary>Texts up to this many characters have their counts remembered (conversations resend their history each turn).</summary>
+    internal const int MaxRememberedLength = 2048;
+
+    /// <summary>At most this many counts are remembered; when full, the memory starts again (at most about 8 MB of text).</summary>
+    internal const int MaxRemembered = 2048;
+
     private static readonly Lazy<Tokenizer> O200k = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
+
+    // Tokenizing costs about 3 µs per 100 characters; looking a text up costs a hash. The count is the same either way.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Remembered = new(StringComparer.Ordinal);
+    private static int _rememberedCount; // ConcurrentDictionary.Count takes every lock: keep our own
 
     public static int CountTokens(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return text.Length == 0 ? 0 : O200k.Value.CountTokens(text);
+        if (text.Length == 0)
+        {
+            return 0;
+        }
+
+        if (text.Length > MaxRememberedLength)
+        {
+            return O200k.Value.CountTokens(text);
+        }
+
+        if (Remembered.TryGetValue(text, out var known))
+        {
+            return known;
+        }
+
+        var count = O200k.Value.CountTokens(text);
+        if (Volatile.Read(ref _rememberedCount) >= MaxRemembered)
+        {
+            Remembered.Clear();
+            Volatile.Write(ref _rememberedCount, 0);
+        }
+
+        if (Remembered.TryAdd(text, count))
+        {
+            Interlocked.Increment(ref _rememberedCount);
+        }
+
+        return count;
     }
 
     public static int EstimatePromptTokens(ChatCompletionRequest request)
