@@ -207,12 +207,28 @@ public sealed class SqliteDatabase : IDisposable
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 _writer ??= Open();
                 using var transaction = _writer.BeginTransaction();
-                foreach (var write in batch)
+                if (batch.Count == 1)
                 {
-                    Run(_writer, transaction, write);
+                    // Alone in its group (the usual case under light load): the transaction is the write's own,
+                    // so it needs no savepoint; when the write fails, nothing is committed.
+                    if (batch[0].Run(_writer, transaction))
+                    {
+                        transaction.Commit();
+                    }
+                    else
+                    {
+                        transaction.Rollback();
+                    }
                 }
+                else
+                {
+                    foreach (var write in batch)
+                    {
+                        Run(_writer, transaction, write);
+                    }
 
-                transaction.Commit();
+                    transaction.Commit();
+                }
             }
         }
         catch (Exception exception)
