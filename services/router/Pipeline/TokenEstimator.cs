@@ -22,13 +22,14 @@ public static class TokenEstimator
     /// <summary>Texts up to this many characters have their counts remembered (conversations resend their history each turn).</summary>
     internal const int MaxRememberedLength = 2048;
 
-    /// <summary>At most this many counts are remembered; when full, the memory starts again (at most about 8 MB of text).</summary>
+    /// <summary>At most this many counts are remembered; when full, the memory starts again.</summary>
     internal const int MaxRemembered = 2048;
 
     private static readonly Lazy<Tokenizer> O200k = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
 
     // Tokenizing costs about 3 µs per 100 characters; looking a text up costs a hash. The count is the same either way.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Remembered = new(StringComparer.Ordinal);
+    // Keyed by a SHA-256 digest (128 bits of it), so no prompt text stays in memory.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<UInt128, int> Remembered = new();
     private static int _rememberedCount; // ConcurrentDictionary.Count takes every lock: keep our own
 
     public static int CountTokens(string text)
@@ -44,7 +45,8 @@ public static class TokenEstimator
             return O200k.Value.CountTokens(text);
         }
 
-        if (Remembered.TryGetValue(text, out var known))
+        var key = Digest(text);
+        if (Remembered.TryGetValue(key, out var known))
         {
             return known;
         }
@@ -56,12 +58,19 @@ public static class TokenEstimator
             Volatile.Write(ref _rememberedCount, 0);
         }
 
-        if (Remembered.TryAdd(text, count))
+        if (Remembered.TryAdd(key, count))
         {
             Interlocked.Increment(ref _rememberedCount);
         }
 
         return count;
+    }
+
+    private static UInt128 Digest(string text)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(text.AsSpan()), hash);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(hash);
     }
 
     public static int EstimatePromptTokens(ChatCompletionRequest request)
