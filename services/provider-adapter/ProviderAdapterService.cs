@@ -29,7 +29,7 @@ public sealed partial class ProviderAdapterService(
 
     public Task<IReadOnlyList<DeploymentInfo>> GetDeploymentsAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<DeploymentInfo>>(catalog.Deployments
-            .Select(d => new DeploymentInfo(d.Id, d.Provider, d.Model, d.Aliases, d.Priority, d.Enabled, registry.Find(d.Id)!.BreakerStateName)
+            .Select(d => new DeploymentInfo(d.Id, d.Provider, d.Model, d.Aliases, d.Priority, d.Enabled, registry.Find(d.Id)?.BreakerStateName ?? "closed")
             {
                 ReservationPrice = ReservationPrice(d),
                 Capabilities = d.Capabilities,
@@ -48,12 +48,12 @@ public sealed partial class ProviderAdapterService(
     public async Task<ProviderChatResult> ChatAsync(ProviderChatRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (Resolve(request) is { } missing)
+        // Looked up once: the catalog may change meanwhile (admin API).
+        if (registry.Find(request.DeploymentId) is not { Config.Enabled: true } runtime)
         {
-            return missing;
+            return Unavailable(request);
         }
 
-        var runtime = registry.Find(request.DeploymentId)!;
         var deployment = runtime.Config;
         var wire = wires.For(deployment.Provider);
         (request, var refusedImage) = await InlineImagesAsync(wire, deployment, request, cancellationToken);
@@ -237,13 +237,12 @@ public sealed partial class ProviderAdapterService(
     public async IAsyncEnumerable<ProviderStreamEvent> StreamChatAsync(ProviderChatRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (Resolve(request) is { } missing)
+        if (registry.Find(request.DeploymentId) is not { Config.Enabled: true } runtime)
         {
-            yield return ErrorEvent(missing);
+            yield return ErrorEvent(Unavailable(request));
             yield break;
         }
 
-        var runtime = registry.Find(request.DeploymentId)!;
         var deployment = runtime.Config;
         var wire = wires.For(deployment.Provider);
         var model = deployment.UpstreamModel(request.Request.Model!);
@@ -448,13 +447,10 @@ public sealed partial class ProviderAdapterService(
     private static decimal Cost(DeploymentConfig deployment, ProviderChatRequest request, WireUsage usage) =>
         deployment.PriceFor(request.Request.Model!).Cost(usage.PromptTokens, usage.CachedTokens, usage.CompletionTokens);
 
-    private ProviderChatResult? Resolve(ProviderChatRequest request)
+    /// <summary>The answer for a deployment that does not exist or is disabled.</summary>
+    private ProviderChatResult Unavailable(ProviderChatRequest request)
     {
         var deployment = catalog.Find(request.DeploymentId);
-        if (deployment is { Enabled: true })
-        {
-            return null;
-        }
 
         return new ProviderChatResult
         {

@@ -114,7 +114,9 @@ public sealed partial class ManagedCatalog(
             var replacement = new ManagedDeployment(id, spec with { ApiKeys = null }, keys, time.GetUtcNow());
             return current with { Deployments = [.. current.Deployments.Where(d => d.Id != id), replacement] };
         }, cancellationToken);
-        return saved ?? new DeploymentAdminResult(created ? 201 : 200, View(catalog.Find(id)!));
+        return saved ?? (catalog.Find(id) is { } deployment
+            ? new DeploymentAdminResult(created ? 201 : 200, View(deployment))
+            : new DeploymentAdminResult(409, Detail: $"Deployment '{id}' changed meanwhile; read the catalog again."));
     }
 
     public async Task<DeploymentAdminResult> DeleteAsync(string id, CancellationToken cancellationToken)
