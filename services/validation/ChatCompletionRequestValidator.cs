@@ -80,10 +80,9 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
     private static bool HaveFetchableImageUrls(JsonElement? content) =>
         content is not { ValueKind: JsonValueKind.Array } array || array.EnumerateArray().All(part =>
             part.ValueKind != JsonValueKind.Object
-            || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "image_url"
-            || !part.TryGetProperty("image_url", out var image)
-            || (image.ValueKind == JsonValueKind.String ? image : image.ValueKind == JsonValueKind.Object && image.TryGetProperty("url", out var url) ? url : default) is not { ValueKind: JsonValueKind.String } value
-            || IsAllowedImageUrl(value.GetString()!));
+            || !part.TryGetProperty("type", out var type) || !type.ValueEquals("image_url")
+            || RequestShapes.ImageUrl(part) is not { } url
+            || IsAllowedImageUrl(url));
 
     public static bool IsAllowedImageUrl(string url) =>
         url.StartsWith("data:", StringComparison.OrdinalIgnoreCase)

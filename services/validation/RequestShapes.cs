@@ -73,7 +73,8 @@ public static partial class RequestShapes
             && (!function.TryGetProperty("description", out var description) || description.ValueKind == JsonValueKind.String);
     }
 
-    private static string? ImageUrl(JsonElement part) =>
+    /// <summary>An image part's URL: <c>image_url</c> as a string or as <c>{"url": ...}</c>; null when absent.</summary>
+    public static string? ImageUrl(JsonElement part) =>
         part.ValueKind == JsonValueKind.Object && part.TryGetProperty("image_url", out var image)
             ? image.ValueKind == JsonValueKind.String ? image.GetString()
             : image.ValueKind == JsonValueKind.Object && image.TryGetProperty("url", out var url) && url.ValueKind == JsonValueKind.String ? url.GetString()

@@ -43,12 +43,12 @@ public sealed class AnthropicDialect : ISurfaceDialect
         await context.Response.WriteAsync(ToMessage(completion).ToJsonString(), context.RequestAborted);
     }
 
-    public ISurfaceStreamWriter OpenStream(HttpContext context, ChatCompletionRequest request)
+    public ISurfaceStreamWriter OpenStream(HttpContext context, ChatCompletionRequest request, int estimatedPromptTokens)
     {
         ArgumentNullException.ThrowIfNull(request);
         // Anthropic reports input tokens in message_start; the provider's count comes at the end, so
         // message_start carries the estimate and message_delta the exact figure.
-        return new AnthropicStreamWriter(context, request.Model!, Pipeline.TokenEstimator.EstimatePromptTokens(request));
+        return new AnthropicStreamWriter(context, request.Model!, estimatedPromptTokens);
     }
 
     /// <summary>Anthropic's error type for an HTTP status.</summary>

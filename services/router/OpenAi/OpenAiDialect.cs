@@ -32,7 +32,7 @@ public sealed class OpenAiDialect : ISurfaceDialect
         completion.WriteTo(writer);
     }
 
-    public ISurfaceStreamWriter OpenStream(HttpContext context, ChatCompletionRequest request)
+    public ISurfaceStreamWriter OpenStream(HttpContext context, ChatCompletionRequest request, int estimatedPromptTokens)
     {
         ArgumentNullException.ThrowIfNull(request);
         return new StreamWriter(context, request.StreamOptions?.IncludeUsage == true);

@@ -266,7 +266,7 @@ public sealed partial class ChatPipeline(
         }
 
         StartStream(context);
-        var stream = dialect.OpenStream(context, request);
+        var stream = dialect.OpenStream(context, request, outcome.EstimatedPromptTokens);
         var usage = request.StreamOptions?.IncludeUsage == true ? JsonSerializer.SerializeToElement(hit.Usage) : (JsonElement?)null;
         foreach (var chunk in CompletionStreams.Replay(hit.Completion, usage))
         {
@@ -384,7 +384,7 @@ public sealed partial class ChatPipeline(
                 WriteOverhead(context, outcome);
                 metrics.FirstToken(deployment.Provider, request.Model!, time.GetElapsedTime(attemptStarted).TotalSeconds);
                 await context.Response.StartAsync(context.RequestAborted);
-                var writer = dialect.OpenStream(context, request);
+                var writer = dialect.OpenStream(context, request, outcome.EstimatedPromptTokens);
                 var chunks = cacheKey is null && !outcome.Policy.LogPrompts ? null : new List<string>();
                 while (await events.MoveNextAsync())
                 {

@@ -21,7 +21,8 @@ public interface ISurfaceDialect
     Task WriteCompletionAsync(HttpContext context, JsonElement completion);
 
     /// <summary>The writer of one streamed answer (the response headers are already set).</summary>
-    ISurfaceStreamWriter OpenStream(HttpContext context, ChatCompletionRequest request);
+    /// <param name="estimatedPromptTokens">The pipeline's estimate, for dialects that report input tokens before the provider does.</param>
+    ISurfaceStreamWriter OpenStream(HttpContext context, ChatCompletionRequest request, int estimatedPromptTokens);
 }
 
 /// <summary>Writes one streamed answer: OpenAI chunks in, this dialect's events out.</summary>

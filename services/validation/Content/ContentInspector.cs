@@ -67,7 +67,7 @@ public static class ContentInspector
         if (findings.Pii == ContentFindings.Blocked)
         {
             return new EmbeddingsResult(request, findings, new ValidationIssue(first is null ? "input" : $"input[{first}]",
-                $"The input contains personal data or secrets this tenant may not send ({string.Join(", ", counts.Select(c => $"{c.Key}: {c.Value}"))}).", "pii_detected"));
+                $"The input contains personal data or secrets this tenant may not send ({Describe(counts)}).", "pii_detected"));
         }
 
         return new EmbeddingsResult(changed ? request with { Input = rewritten } : request, findings, null);
@@ -132,10 +132,13 @@ public static class ContentInspector
                 $"The request was refused by prompt screening ({string.Join(", ", signals)}).", "content_policy_violation")
             : findings.Pii == ContentFindings.Blocked
                 ? new ValidationIssue($"messages[{firstPii}].content",
-                    $"The request contains personal data or secrets this tenant may not send ({string.Join(", ", counts.Select(c => $"{c.Key}: {c.Value}"))}).", "pii_detected")
+                    $"The request contains personal data or secrets this tenant may not send ({Describe(counts)}).", "pii_detected")
                 : null;
         return new Result(rewritten is null ? request : request with { Messages = rewritten }, findings, refusal);
     }
+
+    /// <summary>Counts by kind, never values: "email: 2, phone: 1".</summary>
+    private static string Describe(IEnumerable<KeyValuePair<string, int>> counts) => string.Join(", ", counts.Select(c => $"{c.Key}: {c.Value}"));
 }
 
 /// <summary>The text of a message's content: a string, or the <c>text</c> of its text parts.</summary>
