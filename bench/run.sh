@@ -7,6 +7,7 @@
 #   bench/run.sh --soak 600         instead of the scenarios: 32 connections of non-streaming load for
 #                                   600 s, sampling the AiMesh process's memory every 10 s
 #   bench/run.sh --no-build         use the Release build that is there (built only when missing)
+#   bench/run.sh --jit-warmup 24    seconds of unmeasured load on AiMesh before the scenarios (default 24)
 #   bench/run.sh --db-dir /dev/shm  put AiMesh's SQLite file there (default: a temporary directory
 #                                   under $TMPDIR or /tmp); on tmpfs, fsync costs nothing
 #
@@ -21,7 +22,9 @@
 #        non-streaming   a chat completion (temperature unset: not cacheable, so never cached)
 #        streaming       the same with "stream":true and usage (wrk times the whole stream)
 #        cache-hit       "temperature":0, repeated: AiMesh answers from its response cache
-#      each at 1 and 32 connections; and measures the time to the first byte of streams with
+#      each at 1 and 32 connections, after a first unmeasured load on AiMesh (--jit-warmup: .NET
+#      recompiles hot code with profile data during its first seconds under load, about 20 s on
+#      2 cores, so the rows show the steady state of a running gateway); and measures the time to the first byte of streams with
 #      `AiMesh.Bench ttfb` (wrk cannot see the first byte) at 1 and 32 connections;
 #   5. prints a table: requests/s, p50/p90/p99 latency direct and through AiMesh, the latency
 #      AiMesh adds at p50, the server's CPU (AiMesh's, or the upstream's on direct rows) as a share
@@ -39,7 +42,8 @@ SMOKE=0
 BUILD=1
 SOAK=0
 DB_DIR=""
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+JIT_WARMUP=24
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=${2:?--duration needs seconds}; shift 2 ;;
@@ -47,12 +51,13 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --soak) SOAK=${2:?--soak needs seconds}; shift 2 ;;
     --db-dir) DB_DIR=${2:?--db-dir needs a directory}; shift 2 ;;
+    --jit-warmup) JIT_WARMUP=${2:?--jit-warmup needs seconds}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-if ! [[ "$DURATION" =~ ^[1-9][0-9]*$ && "$SOAK" =~ ^[0-9]+$ ]]; then
-  echo "bench: --duration and --soak take whole seconds" >&2
+if ! [[ "$DURATION" =~ ^[1-9][0-9]*$ && "$SOAK" =~ ^[0-9]+$ && "$JIT_WARMUP" =~ ^[0-9]+$ ]]; then
+  echo "bench: --duration, --soak and --jit-warmup take whole seconds" >&2
   exit 2
 fi
 
@@ -62,6 +67,7 @@ CONNECTIONS="1 32"
 if [ "$SMOKE" -eq 1 ]; then
   DURATION=1
   WARMUP=1
+  JIT_WARMUP=0
   SETTLE_MAX=3
   CONNECTIONS="1"
 fi
@@ -217,6 +223,19 @@ if [ "$BUSY" -gt 10 ]; then
   echo "bench: other work keeps the machine ${BUSY}% busy: the figures will be disturbed" >&2
 fi
 
+# --- JIT warm-up ----------------------------------------------------------------------------------
+# Half of it non-streaming, a quarter each streaming and cache-hit, at 32 connections.
+if [ "$SOAK" -eq 0 ] && [ "$JIT_WARMUP" -gt 0 ]; then
+  echo "bench: warming AiMesh up for ${JIT_WARMUP} s (tiered compilation) ..." >&2
+  for part in non-streaming:2 streaming:4 cache-hit:4; do
+    seconds=$((JIT_WARMUP / ${part#*:}))
+    if [ "$seconds" -eq 0 ]; then continue; fi
+    BENCH_BODY="$BODIES/${part%:*}.json" BENCH_KEY="$KEY" \
+      wrk -t1 -c32 -d"${seconds}s" --timeout 5s -s "$ROOT/bench/wrk/post.lua" "$GW/v1/chat/completions" >/dev/null 2>&1 || true
+  done
+  settle "$GW_PID"
+fi
+
 # --- soak --------------------------------------------------------------------------------------
 if [ "$SOAK" -gt 0 ]; then
   echo "soak: non-streaming, 32 connections, ${SOAK} s; AiMesh's resident memory every 10 s"
@@ -327,7 +346,7 @@ done
 
 # --- the table -----------------------------------------------------------------------------------
 echo
-echo "${DURATION} s per scenario after ${WARMUP} s of warm-up; latencies in microseconds; wrk -t1, closed loop."
+echo "${DURATION} s per scenario after ${WARMUP} s of warm-up (and ${JIT_WARMUP} s of JIT warm-up first); latencies in microseconds; wrk -t1, closed loop."
 echo "stream-first-byte: time to the first byte of the streamed body (AiMesh.Bench ttfb); the streaming rows time whole streams."
 echo "CPU: the server's (upstream on direct rows, AiMesh on aimesh rows) share of one core during the load, and its CPU"
 echo "per request until it is idle again (AiMesh's deferred ledger and health work included). RSS: AiMesh's peak (VmHWM)."

@@ -12,7 +12,7 @@ public sealed record StatsSnapshot(long Requests, double ErrorRate, double? P50,
 /// Passive health: latency and errors per deployment over a rolling window, fed by usage events
 /// (the answered attempt and every failed attempt before it) and by active probes.
 /// </summary>
-public sealed class DeploymentStats(TimeProvider time, IOptionsMonitor<HealthOptions> options) : IEventConsumer<UsageEvent>
+public sealed class DeploymentStats(TimeProvider time, IOptionsMonitor<HealthOptions> options) : IBatchEventConsumer<UsageEvent>
 {
     private const int MaxSamples = 4096;
     private readonly ConcurrentDictionary<string, Samples> _byDeployment = new(StringComparer.Ordinal);
@@ -32,6 +32,15 @@ public sealed class DeploymentStats(TimeProvider time, IOptionsMonitor<HealthOpt
         }
 
         return Task.CompletedTask;
+    }
+
+    public async Task HandleBatchAsync(IReadOnlyList<UsageEvent> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        foreach (var message in messages)
+        {
+            await HandleAsync(message, cancellationToken);
+        }
     }
 
     /// <summary>Whether a status says the provider failed (not the caller).</summary>

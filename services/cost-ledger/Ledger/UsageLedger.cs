@@ -54,8 +54,10 @@ public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> 
     {
         for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
         {
-            var fresh = new List<UsageEvent>(messages.Length);
-            foreach (var message in messages)
+            // Duplicates are rare (a redelivery): the first try lets the transaction's must-not-exist checks
+            // find them, and only after a refusal is each record looked up to leave the known ones out.
+            var fresh = attempt == 0 ? [.. messages] : new List<UsageEvent>(messages.Length);
+            foreach (var message in attempt == 0 ? [] : messages)
             {
                 if (await state.GetAsync<UsageEvent>(RecordKey(message.RequestId), cancellationToken) is null)
                 {

@@ -11,9 +11,11 @@ namespace AiMesh.CostLedger.Quota;
 /// Dapr's turn-based actors do. Within the one process the state in memory is the authority (an
 /// actor's state is read from the store once, as Dapr actors cache theirs), and changes are written
 /// to the SQLite state store behind it, in order. A settlement waits for the write of its state, so
-/// a spend the caller was told about survives a crash. A reservation does not wait: after a crash
-/// its request is gone with the process and should not count any more; its state goes with the
-/// next settlement's write, or with the periodic flush of changed actors.
+/// a spend the caller was told about survives a crash. A reservation does not wait, and open
+/// reservations are not written at all: they belong to requests of this process, which a crash
+/// ends, so after a restart they must not count (and the written state stays small however many
+/// requests are in flight). The rest of a reservation's change (the request and token windows)
+/// goes with the next settlement's write, or with the periodic flush of changed actors.
 /// </summary>
 public sealed partial class EmbeddedQuotaActors(
     IStateStore state,
@@ -100,7 +102,7 @@ public sealed partial class EmbeddedQuotaActors(
         QuotaState latest;
         lock (actor)
         {
-            latest = actor.State;
+            latest = Durable(actor.State);
             actor.Dirty = false;
             actor.NextSave = null;
             actor.LastSave = done.Task;
@@ -122,6 +124,10 @@ public sealed partial class EmbeddedQuotaActors(
             done.SetException(exception);
         }
     }
+
+    /// <summary>What is written of a state: all but the open reservations (see the class summary).</summary>
+    internal static QuotaState Durable(QuotaState state) =>
+        state.Reservations.Count == 0 ? state : state with { Reservations = new(StringComparer.Ordinal) };
 
     /// <summary>Starts a write for every actor with changes not yet on their way to the store.</summary>
     private Task[] Flush()

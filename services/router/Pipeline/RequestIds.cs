@@ -9,7 +9,7 @@ public static class RequestIds
     {
         ArgumentNullException.ThrowIfNull(context);
         var presented = context.Request.Headers[Header].ToString();
-        var id = IsSane(presented) ? presented : $"req_{Guid.NewGuid():N}";
+        var id = IsSane(presented) ? presented : $"req_{Guid.CreateVersion7():N}";
         context.Response.Headers[Header] = id;
         return id;
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using AiMesh.BuildingBlocks.PubSub;
@@ -34,7 +35,9 @@ public sealed class EventBusOptions
 /// <summary>
 /// The embedded pub/sub: a publish is written to an outbox table in the SQLite file (one row
 /// per subscriber) before it returns, and a background loop delivers each row until its
-/// handler succeeds. So delivery is at least once, across crashes and restarts too.
+/// handler succeeds. So delivery is at least once, across crashes and restarts too. The table is
+/// the truth; the published object is also kept in memory by row id until its row is delivered,
+/// so the loop reads only ids and attempts and deserializes payloads only after a restart.
 /// </summary>
 public sealed partial class OutboxEventBus(
     SqliteDatabase database,
@@ -51,7 +54,10 @@ public sealed partial class OutboxEventBus(
     private static readonly ActivitySource Tracing = new(ActivitySourceName);
     private const int PageSize = 256;
     private const string PageSizeText = "256";
+    /// <summary>Published objects kept in memory, beyond which the loop reads payloads from the table.</summary>
+    private const int MaxInMemory = 16_384;
     private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
+    private readonly ConcurrentDictionary<long, object> _published = new();
     private int _signalled;
 
     public async Task PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : class
@@ -64,20 +70,43 @@ public sealed partial class OutboxEventBus(
         var payload = JsonSerializer.SerializeToUtf8Bytes(message, AiMeshJson.Options);
         // The W3C traceparent travels with the event, as Dapr carries it in the CloudEvent.
         var traceParent = Activity.Current?.Id;
-        await database.WriteAsync((connection, transaction) =>
+        var ids = new long[subscribers.Length];
+        try
         {
-            foreach (var subscriber in subscribers)
+            await database.WriteAsync((connection, transaction) =>
             {
-                var command = SqliteDatabase.Command(connection, transaction, "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace)");
-                command.Parameters.AddWithValue("$trace", (object?)traceParent ?? DBNull.Value);
-                command.Parameters.AddWithValue("$subscriber", subscriber.Name);
-                command.Parameters.AddWithValue("$topic", topic);
-                command.Parameters.AddWithValue("$payload", payload);
-                command.ExecuteNonQuery();
+                for (var i = 0; i < subscribers.Length; i++)
+                {
+                    var command = SqliteDatabase.Command(connection, transaction, "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace) RETURNING id");
+                    command.Parameters.AddWithValue("$trace", (object?)traceParent ?? DBNull.Value);
+                    command.Parameters.AddWithValue("$subscriber", subscribers[i].Name);
+                    command.Parameters.AddWithValue("$topic", topic);
+                    command.Parameters.AddWithValue("$payload", payload);
+                    ids[i] = (long)command.ExecuteScalar()!;
+                }
+
+                // Kept before the commit, so the loop never meets a committed row whose object comes later.
+                if (_published.Count < MaxInMemory)
+                {
+                    foreach (var id in ids)
+                    {
+                        _published[id] = message;
+                    }
+                }
+
+                return 0;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Not committed: no row will ever claim these objects.
+            foreach (var id in ids)
+            {
+                _published.TryRemove(id, out _);
             }
 
-            return 0;
-        }, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
         // One wake-up for however many events arrive before the loop looks again.
         if (Interlocked.Exchange(ref _signalled, 1) == 0)
         {
@@ -129,14 +158,17 @@ public sealed partial class OutboxEventBus(
         long? nextDue = null;
         database.Read(connection =>
         {
-            var command = SqliteDatabase.Command(connection, null, "SELECT id, subscriber, payload, attempts, next_attempt_at, trace_parent FROM outbox WHERE dead = 0 ORDER BY id LIMIT " + PageSizeText);
+            var command = SqliteDatabase.Command(connection, null, "SELECT id, subscriber, attempts, next_attempt_at, trace_parent, payload FROM outbox WHERE dead = 0 ORDER BY id LIMIT " + PageSizeText);
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                var due = reader.GetInt64(4);
+                var due = reader.GetInt64(3);
                 if (due <= now)
                 {
-                    rows.Add(new OutboxRow(reader.GetInt64(0), reader.GetString(1), (byte[])reader[2], reader.GetInt32(3), reader.IsDBNull(5) ? null : reader.GetString(5)));
+                    // The payload column is read (and later deserialized) only when the object is not in memory.
+                    var id = reader.GetInt64(0);
+                    var published = _published.TryRemove(id, out var kept) ? kept : null;
+                    rows.Add(new OutboxRow(id, reader.GetString(1), published, published is null ? (byte[])reader[5] : null, reader.GetInt32(2), reader.IsDBNull(4) ? null : reader.GetString(4)));
                 }
                 else
                 {
@@ -190,7 +222,7 @@ public sealed partial class OutboxEventBus(
         var subscription = Array.Find(_subscriptions, s => s.Name == subscriber)!;
         try
         {
-            var events = rows.Select(r => JsonSerializer.Deserialize(r.Payload, subscription.EventType, AiMeshJson.Options)!).ToList();
+            var events = rows.Select(r => r.Event(subscription.EventType)).ToList();
             ActivityContext.TryParse(rows[0].TraceParent, null, out var parent);
             var links = rows.Skip(1).Select(r => ActivityContext.TryParse(r.TraceParent, null, out var link) ? new ActivityLink(link) : default)
                 .Where(l => l.Context != default).ToList();
@@ -219,7 +251,7 @@ public sealed partial class OutboxEventBus(
                 throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
             }
 
-            var @event = JsonSerializer.Deserialize(row.Payload, subscription.EventType, AiMeshJson.Options)!;
+            var @event = row.Event(subscription.EventType);
             ActivityContext.TryParse(row.TraceParent, null, out var parent);
             using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
             activity?.SetTag("messaging.destination.name", subscription.Topic);
@@ -282,7 +314,11 @@ public sealed partial class OutboxEventBus(
         base.Dispose();
     }
 
-    private sealed record OutboxRow(long Id, string Subscriber, byte[] Payload, int Attempts, string? TraceParent);
+    /// <summary>An outbox row: the published object when it is still in memory, else its payload.</summary>
+    private sealed record OutboxRow(long Id, string Subscriber, object? Published, byte[]? Payload, int Attempts, string? TraceParent)
+    {
+        public object Event(Type type) => Published ?? JsonSerializer.Deserialize(Payload, type, AiMeshJson.Options)!;
+    }
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Delivery of {Count} events to {Subscriber} at once failed; delivering them one by one")]
     private partial void LogBatchFailed(string subscriber, int count, Exception exception);

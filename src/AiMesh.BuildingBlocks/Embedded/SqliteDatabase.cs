@@ -27,7 +27,9 @@ public sealed class EmbeddedOptions
 /// is queued on the caller's own thread-pool queue, so a lone request usually commits on its own
 /// thread once it awaits. WAL keeps readers off the writer's back, and a committed write survives
 /// the process being killed. The writer and the readers keep their connections open and their
-/// statements prepared.
+/// statements prepared. Checkpoints (copying the WAL back into the file, with its fsyncs) run on
+/// a thread of their own instead of inside whichever commit crosses SQLite's threshold, so no
+/// request waits for a disk flush.
 /// </summary>
 public sealed class SqliteDatabase : IDisposable
 {
@@ -37,6 +39,9 @@ public sealed class SqliteDatabase : IDisposable
     /// <summary>Idle reader connections kept open; a burst opens more and closes them afterwards.</summary>
     private const int MaxIdleReaders = 4;
 
+    /// <summary>How often the checkpointer looks for commits to copy back into the file.</summary>
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(200);
+
     private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, SqliteCommand>> Statements = new();
 
     private readonly string _connectionString;
@@ -44,6 +49,9 @@ public sealed class SqliteDatabase : IDisposable
     private readonly ConcurrentBag<SqliteConnection> _readers = [];
     private readonly Lock _writerLock = new();
     private SqliteConnection? _writer;
+    private readonly Thread _checkpointer;
+    private readonly ManualResetEventSlim _stopping = new();
+    private long _commits;
     private int _scheduled;
     private bool _disposed;
 
@@ -79,6 +87,8 @@ public sealed class SqliteDatabase : IDisposable
                 dead INTEGER NOT NULL DEFAULT 0,
                 trace_parent TEXT NULL);
             """);
+        _checkpointer = new Thread(CheckpointLoop) { IsBackground = true, Name = "AiMesh SQLite checkpointer" };
+        _checkpointer.Start();
     }
 
     public string Path { get; }
@@ -205,7 +215,7 @@ public sealed class SqliteDatabase : IDisposable
             lock (_writerLock)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                _writer ??= Open();
+                _writer ??= OpenWriter();
                 using var transaction = _writer.BeginTransaction();
                 if (batch.Count == 1)
                 {
@@ -230,6 +240,8 @@ public sealed class SqliteDatabase : IDisposable
                     transaction.Commit();
                 }
             }
+
+            Interlocked.Increment(ref _commits);
         }
         catch (Exception exception)
         {
@@ -261,6 +273,53 @@ public sealed class SqliteDatabase : IDisposable
         Command(connection, transaction, "RELEASE w").ExecuteNonQuery();
     }
 
+    /// <summary>The writer's connection: it never checkpoints itself (the checkpointer does).</summary>
+    private SqliteConnection OpenWriter()
+    {
+        var connection = Open();
+        Execute(connection, "PRAGMA wal_autocheckpoint=0;");
+        return connection;
+    }
+
+    /// <summary>
+    /// Copies committed WAL frames back into the database file every <see cref="CheckpointInterval"/>
+    /// when there were commits. PASSIVE never blocks the writer or readers; frames a reader still
+    /// needs wait for the next round. The WAL starts over once a checkpoint has copied all of it.
+    /// </summary>
+    private void CheckpointLoop()
+    {
+        SqliteConnection? connection = null;
+        var checkpointed = 0L;
+        try
+        {
+            while (!_stopping.Wait(CheckpointInterval))
+            {
+                var commits = Interlocked.Read(ref _commits);
+                if (commits == checkpointed)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    connection ??= Open();
+                    Execute(connection, "PRAGMA wal_checkpoint(PASSIVE);");
+                    checkpointed = commits;
+                }
+                catch (SqliteException)
+                {
+                    // Busy or failing now: the next round tries again (the WAL only grows meanwhile).
+                    connection?.Dispose();
+                    connection = null;
+                }
+            }
+        }
+        finally
+        {
+            connection?.Dispose();
+        }
+    }
+
     /// <summary>After a failed commit the writer connection may be in any state: start afresh.</summary>
     private void ResetWriter()
     {
@@ -275,10 +334,19 @@ public sealed class SqliteDatabase : IDisposable
     {
         lock (_writerLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             _disposed = true;
             _writer?.Dispose();
             _writer = null;
         }
+
+        _stopping.Set();
+        _checkpointer.Join();
+        _stopping.Dispose();
 
         while (_readers.TryTake(out var reader))
         {

@@ -10,7 +10,7 @@ using AiMesh.Tests.EndToEnd;
 
 namespace AiMesh.Tests.Quotas;
 
-/// <summary>The embedded host killed mid-load (no graceful stop) and started again keeps every acknowledged record and budget.</summary>
+/// <summary>The embedded host killed mid-load (no graceful stop) and started again keeps every acknowledged record and budget, and no reservation of a request that died with it.</summary>
 public sealed class CrashRecoveryTests
 {
     private static int FreePort()
@@ -145,6 +145,8 @@ public sealed class CrashRecoveryTests
 
             var quota = await client.GetFromJsonAsync<JsonNode>("/admin/tenants/master/quota");
             Assert.True(quota?["spentTodayUsd"]?.GetValue<decimal>() >= acknowledged.Values.Sum(), $"budget spent {quota?["spentTodayUsd"]} < acknowledged {acknowledged.Values.Sum()}");
+            // The requests in flight at the kill died with the process: their reservations hold nothing back.
+            Assert.Equal(0, quota?["openReservations"]?.GetValue<int>());
             Assert.True(usage["total"]!["costUsd"]!.GetValue<decimal>() >= acknowledged.Values.Sum());
         }
         finally
