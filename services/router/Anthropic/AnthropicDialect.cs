@@ -239,7 +239,7 @@ public sealed class AnthropicDialect : ISurfaceDialect
             if (costUsd is { } cost)
             {
                 // An SSE comment, as on the OpenAI surface: ignored by SSE parsers, readable by people and tools.
-                await context.Response.BodyWriter.WriteAsync(Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={ChatPipeline.FormatCost(cost)}\n\n"), context.RequestAborted);
+                Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={ChatPipeline.FormatCost(cost)}\n\n", context.Response.BodyWriter);
             }
 
             await EventAsync("message_stop", new JsonObject { ["type"] = "message_stop" });
@@ -290,7 +290,11 @@ public sealed class AnthropicDialect : ISurfaceDialect
             }
         }
 
-        private async Task EventAsync(string name, JsonObject data) =>
-            await context.Response.BodyWriter.WriteAsync(Encoding.UTF8.GetBytes($"event: {name}\ndata: {data.ToJsonString()}\n\n"), context.RequestAborted);
+        // Into the response's buffer, not flushed: the streaming loop flushes when it has to wait for the provider.
+        private Task EventAsync(string name, JsonObject data)
+        {
+            Encoding.UTF8.GetBytes($"event: {name}\ndata: {data.ToJsonString()}\n\n", context.Response.BodyWriter);
+            return Task.CompletedTask;
+        }
     }
 }

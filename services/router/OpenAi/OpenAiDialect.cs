@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using AiMesh.Contracts;
@@ -38,36 +39,54 @@ public sealed class OpenAiDialect : ISurfaceDialect
         return new StreamWriter(context, request.StreamOptions?.IncludeUsage == true);
     }
 
-    internal static async Task WriteDataAsync(HttpContext context, byte[] data)
+    /// <summary>
+    /// One SSE data event into the response's buffer, not flushed: the streaming loop flushes when it
+    /// has to wait for the provider, so chunks that arrive together leave in one write.
+    /// </summary>
+    internal static void WriteData(HttpContext context, ReadOnlySpan<byte> data)
     {
         var body = context.Response.BodyWriter;
-        await body.WriteAsync(DataPrefix, context.RequestAborted);
-        await body.WriteAsync(data, context.RequestAborted);
-        await body.WriteAsync(EventEnd, context.RequestAborted);
+        body.Write(DataPrefix);
+        body.Write(data);
+        body.Write(EventEnd);
+    }
+
+    internal static void WriteData(HttpContext context, string data)
+    {
+        var body = context.Response.BodyWriter;
+        body.Write(DataPrefix);
+        Encoding.UTF8.GetBytes(data, body);
+        body.Write(EventEnd);
     }
 
     private sealed class StreamWriter(HttpContext context, bool includeUsage) : ISurfaceStreamWriter
     {
-        public async Task WriteChunkAsync(string chunk, bool usageOnly)
+        public Task WriteChunkAsync(string chunk, bool usageOnly)
         {
             if (includeUsage || !usageOnly)
             {
-                await WriteDataAsync(context, Encoding.UTF8.GetBytes(chunk));
+                WriteData(context, chunk);
             }
+
+            return Task.CompletedTask;
         }
 
-        public async Task EndAsync(Usage? usage, decimal? costUsd)
+        public Task EndAsync(Usage? usage, decimal? costUsd)
         {
             if (costUsd is { } cost)
             {
                 // An SSE comment: ignored by SSE parsers, readable by people and tools.
-                await context.Response.BodyWriter.WriteAsync(Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={ChatPipeline.FormatCost(cost)}\n\n"), context.RequestAborted);
+                Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={ChatPipeline.FormatCost(cost)}\n\n", context.Response.BodyWriter);
             }
 
-            await context.Response.BodyWriter.WriteAsync(Done, context.RequestAborted);
+            context.Response.BodyWriter.Write(Done);
+            return Task.CompletedTask;
         }
 
-        public async Task ErrorAsync(GatewayError failure) =>
-            await WriteDataAsync(context, JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorBody(failure.Error)));
+        public Task ErrorAsync(GatewayError failure)
+        {
+            WriteData(context, JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorBody(failure.Error)));
+            return Task.CompletedTask;
+        }
     }
 }

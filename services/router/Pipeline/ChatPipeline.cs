@@ -383,11 +383,23 @@ public sealed partial class ChatPipeline(
                 StartStream(context);
                 WriteOverhead(context, outcome);
                 metrics.FirstToken(deployment.Provider, request.Model!, time.GetElapsedTime(attemptStarted).TotalSeconds);
-                await context.Response.StartAsync(context.RequestAborted);
                 var writer = dialect.OpenStream(context, request, outcome.EstimatedPromptTokens);
                 var chunks = cacheKey is null && !outcome.Policy.LogPrompts ? null : new List<string>();
-                while (await events.MoveNextAsync())
+                while (true)
                 {
+                    // Writes are buffered; they go out (headers with the first) whenever the next event is not
+                    // there yet. So chunks that arrived together leave in one write, and none waits for the provider.
+                    var next = events.MoveNextAsync();
+                    if (!next.IsCompleted)
+                    {
+                        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+                    }
+
+                    if (!await next)
+                    {
+                        break;
+                    }
+
                     var item = events.Current;
                     switch (item.Kind)
                     {
@@ -424,9 +436,9 @@ public sealed partial class ChatPipeline(
                             await writer.ErrorAsync(ProviderError(item.StatusCode, item.Error, null));
                             break;
                     }
-
-                    await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
                 }
+
+                await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
 
                 metrics.Attempt(deployment.Provider, deployment.Id, outcome.Status, time.GetElapsedTime(attemptStarted).TotalSeconds);
                 return;
