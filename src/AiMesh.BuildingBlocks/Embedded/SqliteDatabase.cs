@@ -42,6 +42,12 @@ public sealed class SqliteDatabase : IDisposable
     /// <summary>How often the checkpointer looks for commits to copy back into the file.</summary>
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>The size the WAL file is cut back to when it starts over.</summary>
+    private const long WalSizeLimit = 16 * 1024 * 1024;
+
+    /// <summary>Every this many rounds the checkpoint also starts the WAL over (see <see cref="CheckpointLoop"/>).</summary>
+    private const int RestartEvery = 5;
+
     private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, SqliteCommand>> Statements = new();
 
     private readonly string _connectionString;
@@ -277,19 +283,23 @@ public sealed class SqliteDatabase : IDisposable
     private SqliteConnection OpenWriter()
     {
         var connection = Open();
-        Execute(connection, "PRAGMA wal_autocheckpoint=0;");
+        Execute(connection, $"PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WalSizeLimit};");
         return connection;
     }
 
     /// <summary>
     /// Copies committed WAL frames back into the database file every <see cref="CheckpointInterval"/>
-    /// when there were commits. PASSIVE never blocks the writer or readers; frames a reader still
-    /// needs wait for the next round. The WAL starts over once a checkpoint has copied all of it.
+    /// when there were commits. PASSIVE never blocks the writer or readers, but under steady writes it
+    /// never catches up with the last frames, and only a WAL copied completely can start over: so
+    /// every <see cref="RestartEvery"/> rounds a RESTART follows, which holds the writer back while it
+    /// copies the frames committed during the PASSIVE one and then lets the next write start the WAL
+    /// afresh (cut back to <see cref="WalSizeLimit"/>).
     /// </summary>
     private void CheckpointLoop()
     {
         SqliteConnection? connection = null;
         var checkpointed = 0L;
+        var round = 0;
         try
         {
             while (!_stopping.Wait(CheckpointInterval))
@@ -304,6 +314,12 @@ public sealed class SqliteDatabase : IDisposable
                 {
                     connection ??= Open();
                     Execute(connection, "PRAGMA wal_checkpoint(PASSIVE);");
+                    if (++round % RestartEvery == 0)
+                    {
+                        // Right after the PASSIVE round, only what was committed meanwhile is left to copy.
+                        Execute(connection, "PRAGMA wal_checkpoint(RESTART);");
+                    }
+
                     checkpointed = commits;
                 }
                 catch (SqliteException)

@@ -25,6 +25,58 @@ public sealed class SqliteDatabaseTests : IDisposable
         Assert.Equal(["kept"], _sut.Read(Names));
     }
 
+    [Fact]
+    public async Task WriteAsync_WritesThatNeverPause_WalStartsOverAndStaysBounded()
+    {
+        await _sut.WriteAsync((c, t) => Execute(c, t, "CREATE TABLE items (name TEXT)"), CancellationToken.None);
+        var wal = _sut.Path + "-wal";
+        var payload = new string('x', 1024);
+        var largest = 0L;
+        var commits = 0L;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        // Two writers that never pause and a reader, as under steady load: a checkpoint beside them never finds the WAL
+        // idle, so without restarts every frame of these seconds would stay in it.
+        async Task WriteAsync()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await _sut.WriteAsync((c, t) =>
+                {
+                    var insert = SqliteDatabase.Command(c, t, "INSERT INTO items VALUES ($name)");
+                    insert.Parameters.AddWithValue("$name", payload);
+                    return insert.ExecuteNonQuery();
+                }, CancellationToken.None);
+                Interlocked.Increment(ref commits);
+            }
+        }
+
+        void Read()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                _sut.Read(c => SqliteDatabase.Command(c, null, "SELECT COUNT(*) FROM items").ExecuteScalar());
+            }
+        }
+
+        async Task WatchAsync()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                largest = Math.Max(largest, File.Exists(wal) ? new FileInfo(wal).Length : 0);
+                await Task.Delay(20);
+            }
+        }
+
+        await Task.WhenAll(Task.Run(WriteAsync), Task.Run(WriteAsync), Task.Run(Read), WatchAsync());
+        var grewTo = new FileInfo(wal).Length;
+        // After a restart round (every second), the next write starts the WAL over, cut back to its limit (16 MB).
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await _sut.WriteAsync((c, t) => Execute(c, t, "INSERT INTO items VALUES ('last')"), CancellationToken.None);
+
+        Assert.True(commits > 1000, $"only {commits} writes in 5 s");
+        Assert.True(new FileInfo(wal).Length <= 17L * 1024 * 1024, $"the WAL is {new FileInfo(wal).Length / 1024 / 1024} MB after a restart ({commits} writes, largest {largest / 1024 / 1024} MB, at the end {grewTo / 1024 / 1024} MB)");
+    }
+
     private static int Execute(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string sql) =>
         SqliteDatabase.Command(connection, transaction, sql).ExecuteNonQuery();
 
