@@ -85,12 +85,18 @@ public sealed partial class OutboxEventBus(
                     ids[i] = (long)command.ExecuteScalar()!;
                 }
 
-                // Kept before the commit, so the loop never meets a committed row whose object comes later.
-                if (_published.Count < MaxInMemory)
+                // Kept before the commit, so the loop never meets a committed row whose object comes later. An id
+                // can come again after a rolled-back group: whatever an earlier publish left under it goes.
+                var keep = _published.Count < MaxInMemory;
+                foreach (var id in ids)
                 {
-                    foreach (var id in ids)
+                    if (keep)
                     {
                         _published[id] = message;
+                    }
+                    else
+                    {
+                        _published.TryRemove(id, out _);
                     }
                 }
 
@@ -102,7 +108,8 @@ public sealed partial class OutboxEventBus(
             // Not committed: no row will ever claim these objects.
             foreach (var id in ids)
             {
-                _published.TryRemove(id, out _);
+                // Only this publish's own object: a later publish may already have the id again.
+                _published.TryRemove(KeyValuePair.Create(id, (object)message));
             }
 
             throw;
