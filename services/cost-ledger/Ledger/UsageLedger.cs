@@ -56,19 +56,7 @@ public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> 
         {
             // Duplicates are rare (a redelivery): the first try lets the transaction's must-not-exist checks
             // find them, and only after a refusal is each record looked up to leave the known ones out.
-            var fresh = attempt == 0 ? [.. messages] : new List<UsageEvent>(messages.Length);
-            foreach (var message in attempt == 0 ? [] : messages)
-            {
-                if (await state.GetAsync<UsageEvent>(RecordKey(message.RequestId), cancellationToken) is null)
-                {
-                    fresh.Add(message);
-                }
-                else
-                {
-                    LogDuplicate(message.RequestId);
-                }
-            }
-
+            var fresh = attempt == 0 ? [.. messages] : await UnrecordedAsync(messages, cancellationToken);
             if (fresh.Count == 0)
             {
                 return;
@@ -96,6 +84,25 @@ public sealed partial class UsageLedger(IStateStore state, ILogger<UsageLedger> 
         }
 
         throw new InvalidOperationException($"The ledger could not record {messages.Length} usage event(s) of {day:yyyy-MM-dd} (first: request {messages[0].RequestId}): too many concurrent writers.");
+    }
+
+    /// <summary>The events whose record is not in the ledger yet (each looked up; the others are logged as duplicates).</summary>
+    private async Task<List<UsageEvent>> UnrecordedAsync(UsageEvent[] messages, CancellationToken cancellationToken)
+    {
+        var fresh = new List<UsageEvent>(messages.Length);
+        foreach (var message in messages)
+        {
+            if (await state.GetAsync<UsageEvent>(RecordKey(message.RequestId), cancellationToken) is null)
+            {
+                fresh.Add(message);
+            }
+            else
+            {
+                LogDuplicate(message.RequestId);
+            }
+        }
+
+        return fresh;
     }
 
     public async Task<UsageEvent?> GetRecordAsync(string requestId, CancellationToken cancellationToken) =>

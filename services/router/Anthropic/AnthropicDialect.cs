@@ -239,7 +239,7 @@ public sealed class AnthropicDialect : ISurfaceDialect
             if (costUsd is { } cost)
             {
                 // An SSE comment, as on the OpenAI surface: ignored by SSE parsers, readable by people and tools.
-                Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={ChatPipeline.FormatCost(cost)}\n\n", context.Response.BodyWriter);
+                OpenAiDialect.WriteCostComment(context, cost);
             }
 
             await EventAsync("message_stop", new JsonObject { ["type"] = "message_stop" });

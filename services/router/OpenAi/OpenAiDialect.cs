@@ -51,6 +51,10 @@ public sealed class OpenAiDialect : ISurfaceDialect
         body.Write(EventEnd);
     }
 
+    /// <summary>The request's cost as an SSE comment: ignored by SSE parsers, readable by people and tools (both surfaces).</summary>
+    internal static void WriteCostComment(HttpContext context, decimal cost) =>
+        Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={ChatPipeline.FormatCost(cost)}\n\n", context.Response.BodyWriter);
+
     internal static void WriteData(HttpContext context, string data)
     {
         var body = context.Response.BodyWriter;
@@ -76,7 +80,7 @@ public sealed class OpenAiDialect : ISurfaceDialect
             if (costUsd is { } cost)
             {
                 // An SSE comment: ignored by SSE parsers, readable by people and tools.
-                Encoding.UTF8.GetBytes($": x-aimesh-cost-usd={ChatPipeline.FormatCost(cost)}\n\n", context.Response.BodyWriter);
+                WriteCostComment(context, cost);
             }
 
             context.Response.BodyWriter.Write(Done);
