@@ -1,12 +1,11 @@
 using System.Text.Json;
 using AiMesh.Contracts;
-using Microsoft.ML.Tokenizers;
 
 namespace AiMesh.Router.Pipeline;
 
 /// <summary>
 /// The prompt-token estimate a quota reservation is made with, counted with OpenAI's o200k
-/// tokenizer (Microsoft.ML.Tokenizers): text and tool definitions are tokenized, each message
+/// vocabulary (<see cref="O200kTokenCounter"/>, which counts as Microsoft.ML.Tokenizers does): text and tool definitions are tokenized, each message
 /// adds its framing, an image counts as a high-detail tile set. The provider's actual figures
 /// settle the reservation afterwards.
 /// </summary>
@@ -25,7 +24,7 @@ public static class TokenEstimator
     /// <summary>At most this many counts are remembered; when full, the memory starts again.</summary>
     internal const int MaxRemembered = 2048;
 
-    private static readonly Lazy<Tokenizer> O200k = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
+    private static readonly Lazy<O200kTokenCounter> O200k = new(O200kTokenCounter.Load);
 
     // Tokenizing costs about 3 µs per 100 characters; looking a text up costs a hash. The count is the same either way.
     // Keyed by a SHA-256 digest (128 bits of it), so no prompt text stays in memory.
