@@ -48,7 +48,7 @@ internal sealed partial class O200kTokenCounter
         }
     }
 
-    /// <summary>Reads the vocabulary from the data package (about 0.1 s).</summary>
+    /// <summary>Reads the vocabulary from the data package (once, on the first count).</summary>
     public static O200kTokenCounter Load()
     {
         using var compressed = Assembly.Load(DataAssembly).GetManifestResourceStream(DataResource)
