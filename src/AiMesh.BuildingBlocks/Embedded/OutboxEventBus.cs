@@ -33,9 +33,9 @@ public sealed class EventBusOptions
 }
 
 /// <summary>
-/// The embedded pub/sub: a publish is written to an outbox table in the SQLite file (one row
-/// per subscriber) before it returns, and a background loop delivers each row until its
-/// handler succeeds. So delivery is at least once, across crashes and restarts too. The table is
+/// The embedded pub/sub: a publish is written to an outbox table in the SQLite file (one row for
+/// all of the topic's subscribers; a subscriber whose delivery fails gets a row of its own) before
+/// it returns, and a background loop delivers each row until its handlers succeed. So delivery is at least once, across crashes and restarts too. The table is
 /// the truth; the published object is also kept in memory by row id until its row is delivered,
 /// so the loop reads only ids and attempts and deserializes payloads only after a restart.
 /// </summary>
@@ -49,10 +49,11 @@ public sealed partial class OutboxEventBus(
 {
     private readonly EventSubscription[] _subscriptions = subscriptions.ToArray();
     private readonly Dictionary<string, EventSubscription[]> _byTopic = subscriptions.ToArray().GroupBy(s => s.Topic).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
-    private readonly HashSet<string> _takesBatches = subscriptions.ToArray().Where(s => s.TakesBatches).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
     public const string ActivitySourceName = "AiMesh.BuildingBlocks";
     private static readonly ActivitySource Tracing = new(ActivitySourceName);
     private const int PageSize = 256;
+    /// <summary>The subscriber column of a row for every subscriber of its topic.</summary>
+    private const string EverySubscriber = "*";
     private const string PageSizeText = "256";
     /// <summary>Published objects kept in memory, beyond which the loop reads payloads from the table.</summary>
     private const int MaxInMemory = 16_384;
@@ -62,7 +63,7 @@ public sealed partial class OutboxEventBus(
 
     public async Task PublishAsync<T>(string topic, T message, CancellationToken cancellationToken) where T : class
     {
-        if (!_byTopic.TryGetValue(topic, out var subscribers))
+        if (!_byTopic.ContainsKey(topic))
         {
             return;
         }
@@ -70,50 +71,46 @@ public sealed partial class OutboxEventBus(
         var payload = JsonSerializer.SerializeToUtf8Bytes(message, AiMeshJson.Options);
         // The W3C traceparent travels with the event, as Dapr carries it in the CloudEvent.
         var traceParent = Activity.Current?.Id;
-        var ids = new long[subscribers.Length];
+        long? id = null;
         try
         {
+            // One row for all of the topic's subscribers: a subscriber whose delivery fails gets a row of its own then.
             await database.WriteAsync((connection, transaction) =>
             {
-                for (var i = 0; i < subscribers.Length; i++)
-                {
-                    var command = SqliteDatabase.Command(connection, transaction, "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace) RETURNING id");
-                    command.Parameters.AddWithValue("$trace", (object?)traceParent ?? DBNull.Value);
-                    command.Parameters.AddWithValue("$subscriber", subscribers[i].Name);
-                    command.Parameters.AddWithValue("$topic", topic);
-                    command.Parameters.AddWithValue("$payload", payload);
-                    ids[i] = (long)command.ExecuteScalar()!;
-                }
+                var command = SqliteDatabase.Command(connection, transaction, "INSERT INTO outbox (subscriber, topic, payload, trace_parent) VALUES ($subscriber, $topic, $payload, $trace) RETURNING id");
+                command.Parameters.AddWithValue("$trace", (object?)traceParent ?? DBNull.Value);
+                command.Parameters.AddWithValue("$subscriber", EverySubscriber);
+                command.Parameters.AddWithValue("$topic", topic);
+                command.Parameters.AddWithValue("$payload", payload);
+                var rowId = (long)command.ExecuteScalar()!;
+                id = rowId;
 
                 // Kept before the commit, so the loop never meets a committed row whose object comes later. An id
-                // can come again after a rolled-back group: whatever an earlier publish left under it goes.
-                var keep = _published.Count < MaxInMemory;
-                foreach (var id in ids)
+                // can come again (after a rolled-back group, or once its row is deleted): whatever an earlier publish left under it goes.
+                if (_published.Count < MaxInMemory)
                 {
-                    if (keep)
-                    {
-                        _published[id] = message;
-                    }
-                    else
-                    {
-                        _published.TryRemove(id, out _);
-                    }
+                    _published[rowId] = message;
+                }
+                else
+                {
+                    _published.TryRemove(rowId, out _);
                 }
 
-                return 0;
+                return rowId;
             }, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            // Not committed: no row will ever claim these objects.
-            foreach (var id in ids)
+            // Not committed: no row will ever claim this object. Only this publish's own object goes: a later
+            // publish may already have the id again.
+            if (id is { } uncommitted)
             {
-                // Only this publish's own object: a later publish may already have the id again.
-                _published.TryRemove(KeyValuePair.Create(id, (object)message));
+                _published.TryRemove(KeyValuePair.Create(uncommitted, (object)message));
             }
 
             throw;
         }
+
         // One wake-up for however many events arrive before the loop looks again.
         if (Interlocked.Exchange(ref _signalled, 1) == 0)
         {
@@ -165,17 +162,17 @@ public sealed partial class OutboxEventBus(
         long? nextDue = null;
         database.Read(connection =>
         {
-            var command = SqliteDatabase.Command(connection, null, "SELECT id, subscriber, attempts, next_attempt_at, trace_parent, payload FROM outbox WHERE dead = 0 ORDER BY id LIMIT " + PageSizeText);
+            var command = SqliteDatabase.Command(connection, null, "SELECT id, subscriber, topic, attempts, next_attempt_at, trace_parent, payload FROM outbox WHERE dead = 0 ORDER BY id LIMIT " + PageSizeText);
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                var due = reader.GetInt64(3);
+                var due = reader.GetInt64(4);
                 if (due <= now)
                 {
                     // The payload column is read (and later deserialized) only when the object is not in memory.
                     var id = reader.GetInt64(0);
                     var published = _published.TryRemove(id, out var kept) ? kept : null;
-                    rows.Add(new OutboxRow(id, reader.GetString(1), published, published is null ? (byte[])reader[5] : null, reader.GetInt32(2), reader.IsDBNull(4) ? null : reader.GetString(4)));
+                    rows.Add(new OutboxRow(id, reader.GetString(1), reader.GetString(2), published, published is null ? (byte[])reader[6] : null, reader.GetInt32(3), reader.IsDBNull(5) ? null : reader.GetString(5)));
                 }
                 else
                 {
@@ -186,78 +183,87 @@ public sealed partial class OutboxEventBus(
             return rows.Count;
         });
 
-        var delivered = new List<long>(rows.Count);
+        if (rows.Count == 0)
+        {
+            return (0, nextDue);
+        }
+
+        var deliveries = rows.SelectMany(DeliveriesOf).ToList();
         try
         {
-            var handled = new HashSet<long>();
-            foreach (var batch in rows.Where(r => _takesBatches.Contains(r.Subscriber)).GroupBy(r => r.Subscriber).Where(g => g.Count() > 1))
+            foreach (var batch in deliveries.Where(d => d.Subscription?.TakesBatches == true).GroupBy(d => d.Subscription!).Where(g => g.Count() > 1))
             {
                 if (await DeliverBatchAsync(batch.Key, [.. batch], stoppingToken).ConfigureAwait(false))
                 {
-                    delivered.AddRange(batch.Select(r => r.Id));
-                    handled.UnionWith(batch.Select(r => r.Id));
+                    foreach (var delivery in batch)
+                    {
+                        delivery.Delivered = true;
+                    }
                 }
             }
 
-            foreach (var row in rows.Where(r => !handled.Contains(r.Id)))
+            foreach (var delivery in deliveries.Where(d => !d.Delivered))
             {
-                var retryAt = await DeliverOneAsync(row, stoppingToken).ConfigureAwait(false);
-                if (retryAt is null)
+                await DeliverOneAsync(delivery, stoppingToken).ConfigureAwait(false);
+                if (delivery.RetryAt is { } retryAt && !delivery.Dead)
                 {
-                    delivered.Add(row.Id);
-                }
-                else if (retryAt != long.MaxValue)
-                {
-                    nextDue = nextDue is null ? retryAt : Math.Min(nextDue.Value, retryAt.Value);
+                    nextDue = nextDue is null ? retryAt : Math.Min(nextDue.Value, retryAt);
                 }
             }
         }
         finally
         {
-            await RemoveAsync(delivered).ConfigureAwait(false);
+            await SettleAsync(rows, deliveries).ConfigureAwait(false);
         }
 
-        return (delivered.Count, nextDue);
+        return (deliveries.Count(d => d.Delivered), nextDue);
+    }
+
+    /// <summary>A row's deliveries: to its own subscriber, or to every subscriber of its topic.</summary>
+    private IEnumerable<Delivery> DeliveriesOf(OutboxRow row)
+    {
+        if (row.Subscriber != EverySubscriber)
+        {
+            return [new Delivery(row, row.Subscriber, Array.Find(_subscriptions, s => s.Name == row.Subscriber))];
+        }
+
+        // A topic nobody in this host subscribes to any more yields no delivery: the row is done.
+        return _byTopic.TryGetValue(row.Topic, out var subscribers) ? subscribers.Select(s => new Delivery(row, s.Name, s)) : [];
     }
 
     /// <summary>
-    /// Several rows of one batching subscriber in one call (one ledger transaction instead of one per
-    /// event). False when it failed: the rows are then delivered one by one, with their own retries.
+    /// Several events for one batching subscriber in one call (one ledger transaction instead of one per
+    /// event). False when it failed: the events are then delivered one by one, with their own retries.
     /// </summary>
-    private async Task<bool> DeliverBatchAsync(string subscriber, OutboxRow[] rows, CancellationToken stoppingToken)
+    private async Task<bool> DeliverBatchAsync(EventSubscription subscription, Delivery[] deliveries, CancellationToken stoppingToken)
     {
-        var subscription = Array.Find(_subscriptions, s => s.Name == subscriber)!;
         try
         {
-            var events = rows.Select(r => r.Event(subscription.EventType)).ToList();
-            ActivityContext.TryParse(rows[0].TraceParent, null, out var parent);
-            var links = rows.Skip(1).Select(r => ActivityContext.TryParse(r.TraceParent, null, out var link) ? new ActivityLink(link) : default)
+            var events = deliveries.Select(d => d.Row.Event(subscription.EventType)).ToList();
+            ActivityContext.TryParse(deliveries[0].Row.TraceParent, null, out var parent);
+            var links = deliveries.Skip(1).Select(d => ActivityContext.TryParse(d.Row.TraceParent, null, out var link) ? new ActivityLink(link) : default)
                 .Where(l => l.Context != default).ToList();
             using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent, links: links);
             activity?.SetTag("messaging.destination.name", subscription.Topic);
-            activity?.SetTag("messaging.batch.message_count", rows.Length);
+            activity?.SetTag("messaging.batch.message_count", deliveries.Length);
             await using var scope = services.CreateAsyncScope();
             await subscription.DispatchBatchAsync(scope.ServiceProvider, events, stoppingToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
         {
-            LogBatchFailed(subscriber, rows.Length, exception);
+            LogBatchFailed(subscription.Name, deliveries.Length, exception);
             return false;
         }
     }
 
-    /// <summary>Delivers one row: null when delivered, else when to try again (<see cref="long.MaxValue"/>: never, dead-lettered).</summary>
-    private async Task<long?> DeliverOneAsync(OutboxRow row, CancellationToken stoppingToken)
+    /// <summary>Delivers one event to one subscriber; on failure, records when to try again (or that it is dead-lettered).</summary>
+    private async Task DeliverOneAsync(Delivery delivery, CancellationToken stoppingToken)
     {
-        var subscription = Array.Find(_subscriptions, s => s.Name == row.Subscriber);
+        var row = delivery.Row;
         try
         {
-            if (subscription is null)
-            {
-                throw new InvalidOperationException($"No subscriber named '{row.Subscriber}' in this host.");
-            }
-
+            var subscription = delivery.Subscription ?? throw new InvalidOperationException($"No subscriber named '{delivery.Subscriber}' in this host.");
             var @event = row.Event(subscription.EventType);
             ActivityContext.TryParse(row.TraceParent, null, out var parent);
             using var activity = Tracing.StartActivity($"deliver {subscription.Name}", ActivityKind.Consumer, parent);
@@ -267,52 +273,76 @@ public sealed partial class OutboxEventBus(
                 await subscription.DispatchAsync(scope.ServiceProvider, @event, stoppingToken).ConfigureAwait(false);
             }
 
-            return null;
+            delivery.Delivered = true;
         }
         catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
         {
             var attempts = row.Attempts + 1;
-            var dead = attempts >= options.Value.MaxAttempts;
+            delivery.Dead = attempts >= options.Value.MaxAttempts;
             var delay = Math.Min(options.Value.MaxRetryDelay.TotalMilliseconds, options.Value.FirstRetryDelay.TotalMilliseconds * Math.Pow(2, attempts - 1));
-            var due = Now() + (long)delay;
-            if (dead)
+            delivery.RetryAt = Now() + (long)delay;
+            if (delivery.Dead)
             {
-                LogDeadLetter(row.Subscriber, row.Id, attempts, exception);
+                LogDeadLetter(delivery.Subscriber, row.Id, attempts, exception);
             }
             else
             {
-                LogDeliveryFailed(row.Subscriber, row.Id, attempts, exception);
+                LogDeliveryFailed(delivery.Subscriber, row.Id, attempts, exception);
             }
-
-            await database.WriteAsync((connection, transaction) =>
-            {
-                var command = SqliteDatabase.Command(connection, transaction, "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id");
-                command.Parameters.AddWithValue("$attempts", attempts);
-                command.Parameters.AddWithValue("$dead", dead ? 1 : 0);
-                command.Parameters.AddWithValue("$next", due);
-                command.Parameters.AddWithValue("$id", row.Id);
-                return command.ExecuteNonQuery();
-            }, CancellationToken.None).ConfigureAwait(false);
-            return dead ? long.MaxValue : due;
         }
     }
 
-    /// <summary>One commit removes a batch of delivered rows: a crash before it only means those events come again (at least once).</summary>
-    private Task RemoveAsync(List<long> delivered) => delivered.Count == 0
-        ? Task.CompletedTask
-        : database.WriteAsync((connection, transaction) =>
+    /// <summary>
+    /// One commit for a pass: a row whose deliveries all succeeded is deleted; a failed delivery's row counts
+    /// the attempt, and a row for every subscriber is replaced by rows of the subscribers that failed. A crash
+    /// before it only means those events come again (at least once). A row with a delivery not tried (the
+    /// host stopping) is left as it is.
+    /// </summary>
+    private Task SettleAsync(List<OutboxRow> rows, List<Delivery> deliveries)
+    {
+        var byRow = deliveries.ToLookup(d => d.Row.Id);
+        var settled = rows.Where(r => byRow[r.Id].All(d => d.Delivered || d.RetryAt is not null)).ToList();
+        if (settled.Count == 0)
         {
-            var command = SqliteDatabase.Command(connection, transaction, "DELETE FROM outbox WHERE id = $id");
-            var id = command.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Integer);
-            foreach (var rowId in delivered)
+            return Task.CompletedTask;
+        }
+
+        return database.WriteAsync((connection, transaction) =>
+        {
+            foreach (var row in settled)
             {
-                id.Value = rowId;
-                command.ExecuteNonQuery();
+                var failed = byRow[row.Id].Where(d => !d.Delivered).ToList();
+                if (row.Subscriber != EverySubscriber && failed.Count == 1)
+                {
+                    var update = SqliteDatabase.Command(connection, transaction, "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id");
+                    update.Parameters.AddWithValue("$attempts", row.Attempts + 1);
+                    update.Parameters.AddWithValue("$dead", failed[0].Dead ? 1 : 0);
+                    update.Parameters.AddWithValue("$next", failed[0].RetryAt!.Value);
+                    update.Parameters.AddWithValue("$id", row.Id);
+                    update.ExecuteNonQuery();
+                    continue;
+                }
+
+                var delete = SqliteDatabase.Command(connection, transaction, "DELETE FROM outbox WHERE id = $id");
+                delete.Parameters.AddWithValue("$id", row.Id);
+                delete.ExecuteNonQuery();
+                foreach (var delivery in failed)
+                {
+                    var insert = SqliteDatabase.Command(connection, transaction, "INSERT INTO outbox (subscriber, topic, payload, attempts, dead, next_attempt_at, trace_parent) VALUES ($subscriber, $topic, $payload, $attempts, $dead, $next, $trace)");
+                    insert.Parameters.AddWithValue("$subscriber", delivery.Subscriber);
+                    insert.Parameters.AddWithValue("$topic", row.Topic);
+                    insert.Parameters.AddWithValue("$payload", row.Payload ?? JsonSerializer.SerializeToUtf8Bytes(row.Published, row.Published!.GetType(), AiMeshJson.Options));
+                    insert.Parameters.AddWithValue("$attempts", row.Attempts + 1);
+                    insert.Parameters.AddWithValue("$dead", delivery.Dead ? 1 : 0);
+                    insert.Parameters.AddWithValue("$next", delivery.RetryAt!.Value);
+                    insert.Parameters.AddWithValue("$trace", (object?)row.TraceParent ?? DBNull.Value);
+                    insert.ExecuteNonQuery();
+                }
             }
 
-            return delivered.Count;
+            return settled.Count;
         }, CancellationToken.None);
-
+    }
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     public override void Dispose()
@@ -322,9 +352,27 @@ public sealed partial class OutboxEventBus(
     }
 
     /// <summary>An outbox row: the published object when it is still in memory, else its payload.</summary>
-    private sealed record OutboxRow(long Id, string Subscriber, object? Published, byte[]? Payload, int Attempts, string? TraceParent)
+    private sealed record OutboxRow(long Id, string Subscriber, string Topic, object? Published, byte[]? Payload, int Attempts, string? TraceParent)
     {
         public object Event(Type type) => Published ?? JsonSerializer.Deserialize(Payload, type, AiMeshJson.Options)!;
+    }
+
+    /// <summary>One row's event for one subscriber (<see cref="Subscription"/> null: none of that name here), and how it went.</summary>
+    private sealed class Delivery(OutboxRow row, string subscriber, EventSubscription? subscription)
+    {
+        public OutboxRow Row { get; } = row;
+
+        public string Subscriber { get; } = subscriber;
+
+        public EventSubscription? Subscription { get; } = subscription;
+
+        public bool Delivered { get; set; }
+
+        /// <summary>Set when it failed: when to try again.</summary>
+        public long? RetryAt { get; set; }
+
+        /// <summary>Failed for the last time: dead-lettered.</summary>
+        public bool Dead { get; set; }
     }
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Delivery of {Count} events to {Subscriber} at once failed; delivering them one by one")]

@@ -75,6 +75,10 @@ public sealed class SqliteDatabase : IDisposable
         }.ToString();
         Path = path;
         using var connection = Open();
+        // Every page a commit changes is a write into the WAL, so the tables keep that count low: state is
+        // keyed by its key alone (WITHOUT ROWID: no second index to update beside the table), and outbox ids
+        // come from the rowid without AUTOINCREMENT (which updates the sqlite_sequence table on every insert).
+        // Files made by earlier versions keep their tables; both shapes work the same.
         Execute(connection, """
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
@@ -82,9 +86,9 @@ public sealed class SqliteDatabase : IDisposable
                 key TEXT PRIMARY KEY NOT NULL,
                 value BLOB NOT NULL,
                 etag INTEGER NOT NULL,
-                expires_at INTEGER NULL);
+                expires_at INTEGER NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS outbox (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                id INTEGER PRIMARY KEY,
                 subscriber TEXT NOT NULL,
                 topic TEXT NOT NULL,
                 payload BLOB NOT NULL,

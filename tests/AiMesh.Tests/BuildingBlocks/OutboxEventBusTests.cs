@@ -10,11 +10,17 @@ namespace AiMesh.Tests.BuildingBlocks;
 
 public sealed class OutboxEventBusTests
 {
-    private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(string databasePath, FlakyConsumer consumer)
+    private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(string databasePath, FlakyConsumer consumer, SteadyConsumer? second = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton(consumer);
         services.AddEventConsumer<Ping, FlakyConsumer>("pings", "pings-dead");
+        if (second is not null)
+        {
+            services.AddSingleton(second);
+            services.AddEventConsumer<Ping, SteadyConsumer>("pings", "pings-dead");
+        }
+
         var provider = services.BuildServiceProvider();
         var database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = databasePath }));
         var bus = new OutboxEventBus(
@@ -84,6 +90,54 @@ public sealed class OutboxEventBusTests
         Assert.Empty(consumer.Handled);
     }
 
+    [Fact]
+    public async Task Publish_OneOfTwoSubscribersFails_TheOtherGetsItOnceAndTheFailingOneUntilItSucceeds()
+    {
+        var flaky = new FlakyConsumer(failures: 3);
+        var steady = new SteadyConsumer();
+        var (bus, services) = CreateSut(EmbeddedGateway.NewDatabasePath(), flaky, steady);
+        await using var _ = services;
+        await bus.StartAsync(CancellationToken.None);
+
+        await bus.PublishAsync("pings", new Ping(1), CancellationToken.None);
+        await bus.PublishAsync("pings", new Ping(2), CancellationToken.None);
+        await WaitUntilAsync(() => flaky.Handled.Count == 2 && bus.PendingCount() == 0);
+        await Task.Delay(100);
+        await bus.StopAsync(CancellationToken.None);
+
+        Assert.Equal([1, 2], flaky.Handled.Select(p => p.Id).Order());
+        Assert.Equal([1, 2], steady.Handled.Select(p => p.Id).Order());
+    }
+
+    [Fact]
+    public async Task Publish_SubscriberFailsThenTheHostStops_TheRetryRowSurvivesTheRestart()
+    {
+        var path = EmbeddedGateway.NewDatabasePath();
+        var down = new FlakyConsumer(failures: int.MaxValue);
+        var firstSteady = new SteadyConsumer();
+        var (first, firstServices) = CreateSut(path, down, firstSteady);
+        await using (firstServices)
+        {
+            await first.StartAsync(CancellationToken.None);
+            await first.PublishAsync("pings", new Ping(5), CancellationToken.None);
+            await WaitUntilAsync(() => down.Attempts >= 1 && firstSteady.Handled.Count == 1);
+            await first.StopAsync(CancellationToken.None);
+        }
+
+        var up = new FlakyConsumer(failures: 0);
+        var steady = new SteadyConsumer();
+        var (restarted, services) = CreateSut(path, up, steady);
+        await using var _ = services;
+        await restarted.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(() => up.Handled.Count == 1 && restarted.PendingCount() == 0);
+        await Task.Delay(100);
+        await restarted.StopAsync(CancellationToken.None);
+
+        // The subscriber that had it already does not get it again; the one that failed gets it from its own row.
+        Assert.Equal(5, up.Handled.Single().Id);
+        Assert.Empty(steady.Handled);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -95,6 +149,17 @@ public sealed class OutboxEventBusTests
     }
 
     public sealed record Ping(int Id);
+
+    public sealed class SteadyConsumer : IEventConsumer<Ping>
+    {
+        public ConcurrentQueue<Ping> Handled { get; } = new();
+
+        public Task HandleAsync(Ping message, CancellationToken cancellationToken)
+        {
+            Handled.Enqueue(message);
+            return Task.CompletedTask;
+        }
+    }
 
     public sealed class FlakyConsumer(int failures) : IEventConsumer<Ping>
     {
