@@ -24,8 +24,9 @@ public sealed class EmbeddedOptions
 /// in one transaction (each in its own savepoint, so one failing write does not undo the others),
 /// and every caller's task completes only once its write is committed. Under load one commit thus
 /// serves many requests, and the writes one request starts together share a commit. The committer
-/// is queued on the caller's own thread-pool queue, so a lone request usually commits on its own
-/// thread once it awaits. WAL keeps readers off the writer's back, and a committed write survives
+/// is queued at the end of the thread pool's queue: under load the work queued before it (other
+/// requests, which add their writes meanwhile) runs first, so groups grow and commits get fewer;
+/// alone, it runs at once. WAL keeps readers off the writer's back, and a committed write survives
 /// the process being killed. The writer and the readers keep their connections open and their
 /// statements prepared. Checkpoints (copying the WAL back into the file, with its fsyncs) run on
 /// a thread of their own instead of inside whichever commit crosses SQLite's threshold, so no
@@ -157,7 +158,7 @@ public sealed class SqliteDatabase : IDisposable
         _queue.Enqueue(write);
         if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static database => database.CommitQueued(), this, preferLocal: true);
+            ThreadPool.UnsafeQueueUserWorkItem(static database => database.CommitQueued(), this, preferLocal: false);
         }
 
         return write.Task;
@@ -191,23 +192,45 @@ public sealed class SqliteDatabase : IDisposable
         command.ExecuteNonQuery();
     }
 
-    /// <summary>The committer: commits groups until the queue is empty, then stands down.</summary>
+    /// <summary>
+    /// The committer: commits groups until the queue is empty, then stands down. Callers of a group
+    /// that others queued behind continue on the thread pool, so the next commit does not wait for
+    /// them; the callers of the last group continue right here, once the committer has stood down
+    /// (a write they make starts a committer of its own): a lone request thus goes on without a hop
+    /// to another thread.
+    /// </summary>
     private void CommitQueued()
     {
         do
         {
+            List<IPendingWrite>? last = null;
             while (!_queue.IsEmpty)
             {
-                CommitBatch();
+                var batch = CommitBatch();
+                if (_queue.IsEmpty)
+                {
+                    last = batch;
+                    break;
+                }
+
+                foreach (var write in batch)
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(static write => write.Complete(), write, preferLocal: false);
+                }
             }
 
             Volatile.Write(ref _scheduled, 0);
+            foreach (var write in last ?? [])
+            {
+                write.Complete();
+            }
         }
         // A write queued just before the flag went down found a committer still scheduled: take it.
         while (!_queue.IsEmpty && Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0);
     }
 
-    private void CommitBatch()
+    /// <summary>Commits the next group; its writes are then ready to <see cref="IPendingWrite.Complete"/>.</summary>
+    private List<IPendingWrite> CommitBatch()
     {
         var batch = new List<IPendingWrite>(Math.Min(_queue.Count, MaxBatch));
         while (batch.Count < MaxBatch && _queue.TryDequeue(out var write))
@@ -217,7 +240,7 @@ public sealed class SqliteDatabase : IDisposable
 
         if (batch.Count == 0)
         {
-            return;
+            return batch;
         }
 
         try
@@ -259,16 +282,11 @@ public sealed class SqliteDatabase : IDisposable
             ResetWriter();
             foreach (var write in batch)
             {
-                write.Fail(exception);
+                write.Failed(exception);
             }
-
-            return;
         }
 
-        foreach (var write in batch)
-        {
-            write.Complete();
-        }
+        return batch;
     }
 
     /// <summary>One write inside the group's transaction, in a savepoint that its failure rolls back.</summary>
@@ -386,18 +404,20 @@ public sealed class SqliteDatabase : IDisposable
         /// <summary>Runs the work; false when it threw (the exception is kept for <see cref="Complete"/>).</summary>
         bool Run(SqliteConnection connection, SqliteTransaction transaction);
 
-        /// <summary>After the commit: hands out the result, or the work's own exception.</summary>
+        /// <summary>The group was not committed: <see cref="Complete"/> hands out <paramref name="exception"/>.</summary>
+        void Failed(Exception exception);
+
+        /// <summary>After the commit: hands out the result, or the exception (the work's own, or the commit's).</summary>
         void Complete();
 
-        /// <summary>The group was not committed.</summary>
+        /// <summary>Fails the write at once (the database is gone).</summary>
         void Fail(Exception exception);
     }
 
-    /// <summary>A queued write; its result is handed out only after the commit.</summary>
+    /// <summary>A queued write; its result is handed out only after the commit, on the thread <see cref="CommitQueued"/> chooses.</summary>
     private sealed class PendingWrite<T>(Func<SqliteConnection, SqliteTransaction, T> work) : IPendingWrite
     {
-        // Continuations run on the thread pool: the committer must not run other requests' code.
-        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<T> _completion = new();
         private T? _result;
         private Exception? _failure;
 
@@ -428,6 +448,8 @@ public sealed class SqliteDatabase : IDisposable
                 _completion.TrySetException(_failure);
             }
         }
+
+        public void Failed(Exception exception) => _failure = exception;
 
         public void Fail(Exception exception) => _completion.TrySetException(exception);
     }

@@ -26,6 +26,45 @@ public sealed class SqliteDatabaseTests : IDisposable
     }
 
     [Fact]
+    public async Task WriteAsync_ManyWritersEachWritingAgainAfterItsCommit_EveryWriteIsCommittedAndOnlyTheThrowingOnesFail()
+    {
+        await _sut.WriteAsync((c, t) => Execute(c, t, "CREATE TABLE items (name TEXT)"), CancellationToken.None);
+
+        // Sixteen writers, each making its next write from the continuation of the last one (as a request does):
+        // groups form and complete on the committer and on the pool alike, and none of them may stall or be lost.
+        async Task<int> WriterAsync(int writer)
+        {
+            var failures = 0;
+            for (var i = 0; i < 50; i++)
+            {
+                var name = $"{writer}-{i}";
+                try
+                {
+                    await _sut.WriteAsync((c, t) =>
+                    {
+                        var insert = SqliteDatabase.Command(c, t, "INSERT INTO items VALUES ($name)");
+                        insert.Parameters.AddWithValue("$name", name);
+                        insert.ExecuteNonQuery();
+                        return i % 10 == 9 ? throw new InvalidOperationException(name) : 0;
+                    }, CancellationToken.None);
+                }
+                catch (InvalidOperationException exception) when (exception.Message == name)
+                {
+                    failures++;
+                }
+            }
+
+            return failures;
+        }
+
+        var failures = await Task.WhenAll(Enumerable.Range(0, 16).Select(w => Task.Run(() => WriterAsync(w)))).WaitAsync(TimeSpan.FromSeconds(30));
+
+        var expected = Enumerable.Range(0, 16).SelectMany(w => Enumerable.Range(0, 50).Where(i => i % 10 != 9).Select(i => $"{w}-{i}")).Order(StringComparer.Ordinal);
+        Assert.Equal(Enumerable.Repeat(5, 16), failures);
+        Assert.Equal(expected, _sut.Read(Names).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task WriteAsync_WritesThatNeverPause_WalStartsOverAndStaysBounded()
     {
         await _sut.WriteAsync((c, t) => Execute(c, t, "CREATE TABLE items (name TEXT)"), CancellationToken.None);
