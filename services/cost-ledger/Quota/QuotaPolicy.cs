@@ -140,29 +140,36 @@ public static class QuotaPolicy
 
     private static (QuotaState, IReadOnlyList<BudgetAlert>) DueAlerts(QuotaState state, SubjectLimits limits, string subject, DateTimeOffset now)
     {
-        var alerts = new List<BudgetAlert>();
-        var sent = new HashSet<string>(state.AlertsSent, StringComparer.Ordinal);
-        Check("daily", state.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), state.SpentTodayUsd, limits.DailyBudgetUsd);
-        Check("monthly", state.Month, state.SpentThisMonthUsd, limits.MonthlyBudgetUsd);
-        return (alerts.Count == 0 ? state : state with { AlertsSent = sent }, alerts);
-
-        void Check(string budget, string period, decimal spent, decimal? limit)
+        // Called on every settlement: without a budget, or below its lowest threshold, nothing is allocated.
+        List<BudgetAlert>? alerts = null;
+        HashSet<string>? sent = null;
+        if (Crossed(state.SpentTodayUsd, limits.DailyBudgetUsd))
         {
-            if (limit is not { } max || max <= 0)
-            {
-                return;
-            }
+            Check("daily", state.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), state.SpentTodayUsd, limits.DailyBudgetUsd!.Value);
+        }
 
+        if (Crossed(state.SpentThisMonthUsd, limits.MonthlyBudgetUsd))
+        {
+            Check("monthly", state.Month, state.SpentThisMonthUsd, limits.MonthlyBudgetUsd!.Value);
+        }
+
+        return sent is null ? (state, []) : (state with { AlertsSent = sent }, alerts!);
+
+        static bool Crossed(decimal spent, decimal? limit) => limit is { } max && max > 0 && spent * 100 >= max * AlertThresholds[0];
+
+        void Check(string budget, string period, decimal spent, decimal max)
+        {
             // Only the highest threshold crossed is announced; lower ones are marked as sent with it.
             var crossed = AlertThresholds.Where(t => spent * 100 >= max * t).ToList();
-            var fresh = crossed.Where(t => !sent.Contains($"{budget}|{period}|{t}")).ToList();
+            var fresh = crossed.Where(t => !(sent ?? state.AlertsSent).Contains($"{budget}|{period}|{t}")).ToList();
             if (fresh.Count == 0)
             {
                 return;
             }
 
+            sent ??= new HashSet<string>(state.AlertsSent, StringComparer.Ordinal);
             crossed.ForEach(t => sent.Add($"{budget}|{period}|{t}"));
-            alerts.Add(new BudgetAlert(subject, budget, period, fresh.Max(), spent, max, now));
+            (alerts ??= []).Add(new BudgetAlert(subject, budget, period, fresh.Max(), spent, max, now));
         }
     }
 
@@ -191,12 +198,14 @@ public static class QuotaPolicy
         }
 
         var today = DateOnly.FromDateTime(now.UtcDateTime);
+        // The month can only change with the day: its name is formatted then, not on every call.
+        var newDay = today != state.Day || state.Month.Length == 0;
         if (today != state.Day)
         {
             state = state with { Day = today, SpentTodayUsd = 0, AlertsSent = new HashSet<string>(state.AlertsSent.Where(a => a.StartsWith("monthly|", StringComparison.Ordinal)), StringComparer.Ordinal) };
         }
 
-        var month = now.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+        var month = newDay ? now.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture) : state.Month;
         if (month != state.Month)
         {
             state = state with { Month = month, SpentThisMonthUsd = 0, AlertsSent = new HashSet<string>(state.AlertsSent.Where(a => a.StartsWith("daily|", StringComparison.Ordinal)), StringComparer.Ordinal) };
