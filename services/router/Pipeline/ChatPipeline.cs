@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using AiMesh.BuildingBlocks;
 using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.Contracts;
 using AiMesh.Router.Auth;
@@ -547,19 +548,30 @@ public sealed partial class ChatPipeline(
     }
 
     /// <summary>Makes the request's cost durable: the usage event is in the outbox and the tenant's reservation settled.</summary>
-    private Task AcknowledgeAsync(Outcome outcome) =>
-        // Both are durable writes: made together, they can share one commit.
-        Task.WhenAll(PublishUsageAsync(outcome), SettleTenantAsync(outcome));
+    private Task AcknowledgeAsync(Outcome outcome)
+    {
+        // Both are durable writes: started together, they share one commit.
+        Task publish, settle;
+        using (DurableWrites.Together())
+        {
+            publish = PublishUsageAsync(outcome);
+            settle = SettleTenantAsync(outcome);
+        }
+
+        return Task.WhenAll(publish, settle);
+    }
 
     private async Task FinishAsync(Outcome outcome, long started)
     {
         // Failures and abandoned streams end here; successes were acknowledged before the answer.
-        if (!outcome.Published && outcome.Deployment is not null)
+        Task publish, settle;
+        using (DurableWrites.Together())
         {
-            await PublishUsageAsync(outcome);
+            publish = !outcome.Published && outcome.Deployment is not null ? PublishUsageAsync(outcome) : Task.CompletedTask;
+            settle = SettleTenantAsync(outcome);
         }
 
-        await SettleTenantAsync(outcome);
+        await Task.WhenAll(publish, settle);
         if (outcome.Usage is { } usage && outcome.Provider is not null && outcome.Cache != "hit")
         {
             metrics.Usage(outcome.Provider, outcome.Deployment!, usage.PromptTokens, usage.CompletionTokens, outcome.CostUsd);
@@ -579,22 +591,20 @@ public sealed partial class ChatPipeline(
         }
     }
 
-    private async Task SettleTenantAsync(Outcome outcome)
+    /// <summary>Settles the tenant's reservation and the key's (when it has limits of its own), both at once.</summary>
+    private Task SettleTenantAsync(Outcome outcome)
     {
         if (outcome.Settled)
         {
-            return;
+            return Task.CompletedTask;
         }
 
         outcome.Settled = true;
         var hit = outcome.Cache == "hit";
         var tokens = hit ? 0 : (outcome.Usage?.PromptTokens ?? 0) + (outcome.Usage?.CompletionTokens ?? 0);
         var settlement = new QuotaSettlement(outcome.RequestId, tokens, hit ? 0m : outcome.CostUsd);
-        await quota.SettleAsync(outcome.Subject, settlement, CancellationToken.None);
-        if (outcome.KeySubject is not null)
-        {
-            await quota.SettleAsync(outcome.KeySubject, settlement, CancellationToken.None);
-        }
+        var tenant = quota.SettleAsync(outcome.Subject, settlement, CancellationToken.None);
+        return outcome.KeySubject is null ? tenant : Task.WhenAll(tenant, quota.SettleAsync(outcome.KeySubject, settlement, CancellationToken.None));
     }
 
     private async Task PublishUsageAsync(Outcome outcome)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using AiMesh.BuildingBlocks;
 using AiMesh.BuildingBlocks.PubSub;
 using AiMesh.Contracts;
 using AiMesh.Router.Auth;
@@ -169,7 +170,7 @@ public sealed partial class EmbeddingsPipeline(
             var ok = last is { Failure: ProviderFailureKind.None, Response: not null };
             var cost = ok ? last!.CostUsd : 0m;
             var usage = ok ? last!.Usage : null;
-            await events.PublishAsync(Topics.Usage, new UsageEvent
+            var usageEvent = new UsageEvent
             {
                 RequestId = requestId,
                 TenantId = caller.TenantId,
@@ -187,13 +188,21 @@ public sealed partial class EmbeddingsPipeline(
                 Timestamp = time.GetUtcNow(),
                 FailedAttempts = failed.ToArray(),
                 Content = content,
-            }, CancellationToken.None);
+            };
             var settlement = new QuotaSettlement(requestId, usage?.PromptTokens ?? 0, cost);
-            await quota.SettleAsync(subject, settlement, CancellationToken.None);
-            if (keySubject is not null)
+            // The usage event and the settlements are durable writes: started together, they share one commit.
+            var writes = new List<Task>(3);
+            using (DurableWrites.Together())
             {
-                await quota.SettleAsync(keySubject, settlement, CancellationToken.None);
+                writes.Add(events.PublishAsync(Topics.Usage, usageEvent, CancellationToken.None));
+                writes.Add(quota.SettleAsync(subject, settlement, CancellationToken.None));
+                if (keySubject is not null)
+                {
+                    writes.Add(quota.SettleAsync(keySubject, settlement, CancellationToken.None));
+                }
             }
+
+            await Task.WhenAll(writes);
 
             var headers = context.Response.Headers;
             if (last is not null)

@@ -23,10 +23,11 @@ public sealed class EmbeddedOptions
 /// committed in groups by one committer on the thread pool: it commits every write queued so far
 /// in one transaction (each in its own savepoint, so one failing write does not undo the others),
 /// and every caller's task completes only once its write is committed. Under load one commit thus
-/// serves many requests, and the writes one request starts together share a commit. The committer
-/// is queued at the end of the thread pool's queue: under load the work queued before it (other
-/// requests, which add their writes meanwhile) runs first, so groups grow and commits get fewer;
-/// alone, it runs at once. WAL keeps readers off the writer's back, and a committed write survives
+/// serves many requests, and the writes one request starts together (inside
+/// <see cref="DurableWrites.Together"/>, which wakes the committer only once they are all queued)
+/// share a commit. The committer is queued at the end of the thread pool's queue: under load the
+/// work queued before it (other requests, which add their writes meanwhile) runs first, so groups
+/// grow and commits get fewer; alone, it runs at once. WAL keeps readers off the writer's back, and a committed write survives
 /// the process being killed. The writer and the readers keep their connections open and their
 /// statements prepared. Checkpoints (copying the WAL back into the file, with its fsyncs) run on
 /// a thread of their own instead of inside whichever commit crosses SQLite's threshold, so no
@@ -60,6 +61,7 @@ public sealed class SqliteDatabase : IDisposable
     private readonly ManualResetEventSlim _stopping = new();
     private long _commits;
     private int _scheduled;
+    private readonly Action _wakeCommitter;
     private bool _disposed;
 
     public SqliteDatabase(IOptions<EmbeddedOptions> options)
@@ -75,6 +77,7 @@ public sealed class SqliteDatabase : IDisposable
             DefaultTimeout = 30,
         }.ToString();
         Path = path;
+        _wakeCommitter = WakeCommitter;
         using var connection = Open();
         // Every page a commit changes is a write into the WAL, so the tables keep that count low: state is
         // keyed by its key alone (WITHOUT ROWID: no second index to update beside the table), and outbox ids
@@ -156,13 +159,15 @@ public sealed class SqliteDatabase : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var write = new PendingWrite<T>(work);
         _queue.Enqueue(write);
-        if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
+        if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0 && !DurableWrites.TryDefer(_wakeCommitter))
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static database => database.CommitQueued(), this, preferLocal: false);
+            WakeCommitter();
         }
 
         return write.Task;
     }
+
+    private void WakeCommitter() => ThreadPool.UnsafeQueueUserWorkItem(static database => database.CommitQueued(), this, preferLocal: false);
 
     /// <summary>
     /// A cached, prepared command for <paramref name="sql"/> on <paramref name="connection"/> (one of

@@ -1,3 +1,4 @@
+using AiMesh.BuildingBlocks;
 using AiMesh.BuildingBlocks.Embedded;
 using AiMesh.Testing;
 using Microsoft.Extensions.Options;
@@ -62,6 +63,55 @@ public sealed class SqliteDatabaseTests : IDisposable
         var expected = Enumerable.Range(0, 16).SelectMany(w => Enumerable.Range(0, 50).Where(i => i % 10 != 9).Select(i => $"{w}-{i}")).Order(StringComparer.Ordinal);
         Assert.Equal(Enumerable.Repeat(5, 16), failures);
         Assert.Equal(expected, _sut.Read(Names).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task WriteAsync_TwoWritesStartedInOneDurableWritesScope_ShareOneCommitEvenWhenTheCommitterIsIdle()
+    {
+        await _sut.WriteAsync((c, t) => Execute(c, t, "CREATE TABLE items (name TEXT)"), CancellationToken.None);
+        var transactions = new Microsoft.Data.Sqlite.SqliteTransaction?[3];
+
+        Task<int> Insert(int index) => _sut.WriteAsync((c, t) =>
+        {
+            transactions[index] = t;
+            return Execute(c, t, $"INSERT INTO items VALUES ('{index}')");
+        }, CancellationToken.None);
+
+        Task first, second, third;
+        using (DurableWrites.Together())
+        {
+            first = Insert(0);
+            using (DurableWrites.Together())
+            {
+                second = Insert(1);
+            }
+
+            // Long enough for an idle committer to have committed the first writes alone, were it woken.
+            Thread.Sleep(100);
+            third = Insert(2);
+            Assert.False(first.IsCompleted || second.IsCompleted, "a write was committed before its scope ended");
+        }
+
+        await Task.WhenAll(first, second, third).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.NotNull(transactions[0]);
+        Assert.Same(transactions[0], transactions[1]);
+        Assert.Same(transactions[0], transactions[2]);
+        Assert.Equal(["0", "1", "2"], _sut.Read(Names).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task WriteAsync_AfterADurableWritesScopeEnded_CommitsWithoutWaitingForAnotherScope()
+    {
+        await _sut.WriteAsync((c, t) => Execute(c, t, "CREATE TABLE items (name TEXT)"), CancellationToken.None);
+        using (DurableWrites.Together())
+        {
+        }
+
+        default(DurableWrites.Scope).Dispose();
+
+        // No scope is open on this thread any more (a default scope ends none): the write wakes the committer itself.
+        await _sut.WriteAsync((c, t) => Execute(c, t, "INSERT INTO items VALUES ('alone')"), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(["alone"], _sut.Read(Names));
     }
 
     [Fact]
