@@ -49,17 +49,24 @@ public static class DurableWrites
             return;
         }
 
-        try
+        // Every wake-up runs even when one throws: a committer left unwoken would hold its writes forever.
+        Exception? failure = null;
+        foreach (var wakeUp in deferred)
         {
-            foreach (var wakeUp in deferred)
+            try
             {
                 wakeUp();
             }
+            catch (Exception exception)
+            {
+                failure ??= exception;
+            }
         }
-        finally
+
+        deferred.Clear();
+        if (failure is not null)
         {
-            // Even after a wake-up threw: none may be left over for an unrelated later scope.
-            deferred.Clear();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
     }
 
