@@ -98,19 +98,20 @@ public sealed partial class ProviderAdapterService(
 
         using (response)
         {
-            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            // The answer is parsed from its UTF-8 bytes: no string of it, no transcoding.
+            var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
             var status = (int)response.StatusCode;
             if (!response.IsSuccessStatusCode)
             {
                 LogProviderError(deployment.Id, status);
                 return Failed(deployment, request, status, FailureClassifier.Classify(response.StatusCode),
-                    wire.ReadError(body, status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
+                    wire.ReadError(System.Text.Encoding.UTF8.GetString(body), status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
             }
 
             WireCompletion completion;
             try
             {
-                completion = wire.ReadCompletion(body, Context(deployment, request, apiKey));
+                completion = wire.ReadCompletion(WithoutByteOrderMark(body), Context(deployment, request, apiKey));
             }
             catch (Exception exception) when (exception is JsonException or InvalidOperationException)
             {
@@ -501,6 +502,10 @@ public sealed partial class ProviderAdapterService(
             await answer.Content.LoadIntoBufferAsync(token);
             return answer;
         }, cancellationToken).AsTask();
+
+    /// <summary>The JSON after a UTF-8 byte order mark, if the provider sent one (the JSON reader refuses it).</summary>
+    private static ReadOnlyMemory<byte> WithoutByteOrderMark(byte[] body) =>
+        body.AsSpan().StartsWith("\uFEFF"u8) ? body.AsMemory(3) : body;
 
     private HttpClient Client() => httpClients.CreateClient(HttpClientName);
 

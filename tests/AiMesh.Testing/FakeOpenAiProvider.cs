@@ -26,6 +26,8 @@ public sealed record Fault
     public bool Reset { get; init; }
     /// <summary>Answer 200 with a body that is not JSON.</summary>
     public bool MalformedJson { get; init; }
+    /// <summary>Start a (non-streaming) answer with a UTF-8 byte order mark, as some servers do.</summary>
+    public bool Utf8ByteOrderMark { get; init; }
     /// <summary>On a stream: send this many chunks, then abort the connection.</summary>
     public int? BreakStreamAfterChunks { get; init; }
     /// <summary>On a stream: pause this long between chunks.</summary>
@@ -272,7 +274,7 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
             });
         }
 
-        await context.Response.WriteAsJsonAsync(new JsonObject
+        var answer = new JsonObject
         {
             ["id"] = "chatcmpl-fake",
             ["object"] = "chat.completion",
@@ -286,7 +288,15 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
                 ["finish_reason"] = tool is null ? "stop" : "tool_calls",
             }),
             ["usage"] = new JsonObject { ["prompt_tokens"] = prompt, ["completion_tokens"] = CompletionTokens, ["total_tokens"] = prompt + CompletionTokens },
-        });
+        };
+        if (fault?.Utf8ByteOrderMark == true)
+        {
+            context.Response.ContentType = "application/json; charset=utf-8";
+            await context.Response.Body.WriteAsync(Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes(answer.ToJsonString())).ToArray());
+            return;
+        }
+
+        await context.Response.WriteAsJsonAsync(answer);
     }
 
     private async Task StreamAsync(HttpContext context, JsonNode? body, string model, int prompt, Fault? fault)

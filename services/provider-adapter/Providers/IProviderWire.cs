@@ -19,9 +19,9 @@ public interface IProviderWire
     /// <exception cref="UnsupportedRequestException">The provider cannot express the request (e.g. <c>n</c> &gt; 1 for Anthropic).</exception>
     WireRequest BuildRequest(DeploymentConfig deployment, ChatCompletionRequest request, bool stream, string? apiKey);
 
-    /// <summary>The provider's successful answer as an OpenAI <c>chat.completion</c>, with its usage.</summary>
+    /// <summary>The provider's successful answer (its UTF-8 bytes, as they came) as an OpenAI <c>chat.completion</c>, with its usage.</summary>
     /// <exception cref="JsonException">The body is not a well-formed answer of this provider.</exception>
-    WireCompletion ReadCompletion(string body, WireContext context);
+    WireCompletion ReadCompletion(ReadOnlyMemory<byte> body, WireContext context);
 
     /// <summary>
     /// The provider's stream as OpenAI <c>chat.completion.chunk</c> JSON texts, ending with a usage-only

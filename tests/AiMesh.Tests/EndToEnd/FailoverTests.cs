@@ -99,6 +99,23 @@ public sealed class FailoverTests
     }
 
     [Fact]
+    public async Task Chat_AnswerWithByteOrderMark_IsReadLikeAnyOther()
+    {
+        await using var primary = await FakeOpenAiProvider.StartAsync();
+        await using var secondary = await FakeOpenAiProvider.StartAsync();
+        primary.StandingFault = new Fault { Utf8ByteOrderMark = true };
+        await using var gateway = await EmbeddedGateway.StartAsync(TwoDeployments(primary, secondary));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/chat/completions", Gateway.ChatBody());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("primary", response.Headers.GetValues("x-aimesh-deployment").Single());
+        var answer = await response.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonNode>();
+        Assert.Equal(primary.Reply, answer!["choices"]![0]!["message"]!["content"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Chat_PermanentError_IsReturnedWithoutFailover()
     {
         await using var primary = await FakeOpenAiProvider.StartAsync();

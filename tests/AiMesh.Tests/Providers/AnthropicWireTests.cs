@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AiMesh.ProviderAdapter.Catalog;
@@ -270,7 +271,7 @@ public sealed class AnthropicWireTests
              "usage":{"input_tokens":100,"cache_creation_input_tokens":20,"cache_read_input_tokens":30,"output_tokens":40}}
             """;
 
-        var result = _sut.ReadCompletion(message, Context());
+        var result = _sut.ReadCompletion(Encoding.UTF8.GetBytes(message), Context());
 
         var completion = JsonNode.Parse(result.Completion.GetRawText())!;
         Assert.Equal("chat.completion", completion["object"]!.GetValue<string>());
@@ -300,7 +301,7 @@ public sealed class AnthropicWireTests
     {
         var message = $$$"""{"id":"msg_01","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"x"}],"stop_reason":"{{{stopReason}}}","usage":{"input_tokens":1,"output_tokens":1}}""";
 
-        var completion = JsonNode.Parse(_sut.ReadCompletion(message, Context()).Completion.GetRawText())!;
+        var completion = JsonNode.Parse(_sut.ReadCompletion(Encoding.UTF8.GetBytes(message), Context()).Completion.GetRawText())!;
 
         Assert.Equal(finishReason, completion["choices"]![0]!["finish_reason"]!.GetValue<string>());
     }
@@ -308,8 +309,8 @@ public sealed class AnthropicWireTests
     [Fact]
     public void ReadCompletion_NotAMessage_ThrowsJsonException()
     {
-        Assert.ThrowsAny<JsonException>(() => _sut.ReadCompletion("{\"id\":\"x\"}", Context()));
-        Assert.ThrowsAny<JsonException>(() => _sut.ReadCompletion("<html>", Context()));
+        Assert.ThrowsAny<JsonException>(() => _sut.ReadCompletion(Encoding.UTF8.GetBytes("{\"id\":\"x\"}"), Context()));
+        Assert.ThrowsAny<JsonException>(() => _sut.ReadCompletion(Encoding.UTF8.GetBytes("<html>"), Context()));
     }
 
     private const string ToolStream = """

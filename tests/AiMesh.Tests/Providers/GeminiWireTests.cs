@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AiMesh.ProviderAdapter.Catalog;
@@ -211,7 +212,7 @@ public sealed class GeminiWireTests
              "modelVersion":"gemini-2.5-flash","responseId":"resp-1"}
             """;
 
-        var result = _sut.ReadCompletion(response, Context());
+        var result = _sut.ReadCompletion(Encoding.UTF8.GetBytes(response), Context());
 
         var completion = JsonNode.Parse(result.Completion.GetRawText())!;
         Assert.Equal("resp-1", completion["id"]!.GetValue<string>());
@@ -236,7 +237,7 @@ public sealed class GeminiWireTests
     {
         var response = $$$"""{"candidates":[{"content":{"role":"model","parts":[{"text":"x"}]},"finishReason":"{{{gemini}}}","index":0}],"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":1}}""";
 
-        Assert.Equal(openAi, JsonNode.Parse(_sut.ReadCompletion(response, Context()).Completion.GetRawText())!["choices"]![0]!["finish_reason"]!.GetValue<string>());
+        Assert.Equal(openAi, JsonNode.Parse(_sut.ReadCompletion(Encoding.UTF8.GetBytes(response), Context()).Completion.GetRawText())!["choices"]![0]!["finish_reason"]!.GetValue<string>());
     }
 
     [Fact]
@@ -244,7 +245,7 @@ public sealed class GeminiWireTests
     {
         const string response = """{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}}""";
 
-        var completion = JsonNode.Parse(_sut.ReadCompletion(response, Context()).Completion.GetRawText())!;
+        var completion = JsonNode.Parse(_sut.ReadCompletion(Encoding.UTF8.GetBytes(response), Context()).Completion.GetRawText())!;
 
         Assert.Equal("content_filter", completion["choices"]![0]!["finish_reason"]!.GetValue<string>());
         Assert.Equal(string.Empty, completion["choices"]![0]!["message"]!["content"]!.GetValue<string>());

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AiMesh.ProviderAdapter.Catalog;
@@ -130,7 +131,7 @@ public sealed class OllamaWireTests
              "done_reason":"stop","done":true,"prompt_eval_count":31,"eval_count":12}
             """;
 
-        var result = _sut.ReadCompletion(response, Context());
+        var result = _sut.ReadCompletion(Encoding.UTF8.GetBytes(response), Context());
 
         var choice = JsonNode.Parse(result.Completion.GetRawText())!["choices"]![0]!;
         Assert.Equal("tool_calls", choice["finish_reason"]!.GetValue<string>());
@@ -144,7 +145,7 @@ public sealed class OllamaWireTests
     {
         const string response = """{"model":"m","message":{"role":"assistant","content":"abc"},"done_reason":"length","done":true,"eval_count":3}""";
 
-        var completion = JsonNode.Parse(_sut.ReadCompletion(response, Context()).Completion.GetRawText())!;
+        var completion = JsonNode.Parse(_sut.ReadCompletion(Encoding.UTF8.GetBytes(response), Context()).Completion.GetRawText())!;
 
         Assert.Equal("length", completion["choices"]![0]!["finish_reason"]!.GetValue<string>());
         Assert.Equal("abc", completion["choices"]![0]!["message"]!["content"]!.GetValue<string>());

@@ -123,6 +123,40 @@ public sealed class ChatCompletionRequestValidatorTests
         Assert.Contains(sut.TestValidate(WithParts([large])).Errors, e => e.ErrorMessage.Contains("inline (data URL) image", StringComparison.Ordinal));
     }
 
+    public static TheoryData<string, string, string> BadMessages => new()
+    {
+        { """{"content":"hi"}""", "Messages[1].Role", "'role' is required." },
+        { """{"role":"wizard","content":"hi"}""", "Messages[1].Role", "'wizard' is not a valid role; expected one of: system, developer, user, assistant, tool, function." },
+        { """{"role":"assistant","content":5}""", "Messages[1].Content", "'content' must be a string, an array of content parts with a known 'type', or null." },
+        { """{"role":"user"}""", "Messages[1].Content", "'content' is required for this role." },
+        { """{"role":"user","content":[{"type":"text"}]}""", "Messages[1].Content", "A 'text' part needs a string 'text' and an 'image_url' part an 'image_url' with a string 'url'." },
+        { """{"role":"user","content":[{"type":"image_url","image_url":{"url":"file:///etc/passwd"}}]}""", "Messages[1].Content", "'image_url.url' must be an http or https URL, or a base64 data URL." },
+        { """{"role":"tool","content":"42"}""", "Messages[1].ToolCallId", "'tool_call_id' is required for a tool message." },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadMessages))]
+    public void Validate_BadMessage_IsReportedAtItsIndexAndProperty(string message, string property, string error)
+    {
+        var bad = JsonSerializer.Deserialize<ChatMessage>(message)!;
+
+        var errors = Sut.TestValidate(Valid() with { Messages = [Valid().Messages![0], bad] }).Errors;
+
+        var only = Assert.Single(errors);
+        Assert.Equal((property, error), (only.PropertyName, only.ErrorMessage));
+    }
+
+    [Fact]
+    public void Validate_MessageBreakingSeveralRules_ReportsEach()
+    {
+        var bad = JsonSerializer.Deserialize<ChatMessage>("""{"role":"user","content":[{"type":"hologram"}]}""")!;
+        var tool = new ChatMessage { Role = "tool", Content = JsonSerializer.SerializeToElement("42") };
+
+        var errors = Sut.TestValidate(Valid() with { Messages = [bad, tool] }).Errors.Select(e => e.PropertyName).ToList();
+
+        Assert.Equal(["Messages[0].Content", "Messages[1].ToolCallId"], errors);
+    }
+
     [Fact]
     public void Normalise_TrimsTheModel() =>
         Assert.Equal("gpt-4o-mini", ValidationService.Normalise(Valid() with { Model = "  gpt-4o-mini " }).Model);

@@ -166,10 +166,10 @@ public sealed class AnthropicWire : IProviderWire
         return body;
     }
 
-    public WireCompletion ReadCompletion(string body, WireContext context) => TranslateCompletion(body, context);
+    public WireCompletion ReadCompletion(ReadOnlyMemory<byte> body, WireContext context) => TranslateCompletion(body, context);
 
     /// <summary>An Anthropic message as an OpenAI completion.</summary>
-    public static WireCompletion TranslateCompletion(string body, WireContext context)
+    public static WireCompletion TranslateCompletion(ReadOnlyMemory<byte> body, WireContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         using var document = JsonDocument.Parse(body);

@@ -31,7 +31,7 @@ public sealed class AzureOpenAiWire : IProviderWire
         return new WireRequest(Endpoint(deployment.BaseUrl, relative), body, headers, stream ? "text/event-stream" : "application/json");
     }
 
-    public WireCompletion ReadCompletion(string body, WireContext context) => OpenAiWire.ReadOpenAiCompletion(body);
+    public WireCompletion ReadCompletion(ReadOnlyMemory<byte> body, WireContext context) => OpenAiWire.ReadOpenAiCompletion(body);
 
     public IAsyncEnumerable<WireChunk> ReadStreamAsync(Stream body, WireContext context, CancellationToken cancellationToken) =>
         OpenAiWire.ReadChunksAsync(body, context, dropChoiceless: true, cancellationToken);

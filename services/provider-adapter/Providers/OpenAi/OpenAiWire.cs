@@ -23,7 +23,7 @@ public sealed class OpenAiWire : IProviderWire
         return new WireRequest(new Uri(deployment.BaseUrl, "chat/completions"), body, headers, stream ? "text/event-stream" : "application/json");
     }
 
-    public WireCompletion ReadCompletion(string body, WireContext context) => ReadOpenAiCompletion(body);
+    public WireCompletion ReadCompletion(ReadOnlyMemory<byte> body, WireContext context) => ReadOpenAiCompletion(body);
 
     public IAsyncEnumerable<WireChunk> ReadStreamAsync(Stream body, WireContext context, CancellationToken cancellationToken) =>
         ReadChunksAsync(body, context, dropChoiceless: false, cancellationToken);
@@ -46,9 +46,9 @@ public sealed class OpenAiWire : IProviderWire
     public static byte[] Serialize(ChatCompletionRequest request) => JsonSerializer.SerializeToUtf8Bytes(request, AiMeshJson.Options);
 
     /// <summary>An OpenAI completion body as it is, with its usage.</summary>
-    public static WireCompletion ReadOpenAiCompletion(string body)
+    public static WireCompletion ReadOpenAiCompletion(ReadOnlyMemory<byte> body)
     {
-        var completion = JsonSerializer.Deserialize<JsonElement>(body);
+        var completion = JsonSerializer.Deserialize<JsonElement>(body.Span);
         if (completion.ValueKind != JsonValueKind.Object)
         {
             throw new JsonException("The answer is not a JSON object.");
