@@ -3,7 +3,10 @@ namespace AiMesh.Contracts;
 /// <summary>Published on <see cref="Topics.Usage"/> once per request, when its answer is complete.</summary>
 public sealed record UsageEvent
 {
+    /// <summary>AiMesh's id of the request (unique: the ledger records each once by it).</summary>
     public required string RequestId { get; init; }
+    /// <summary>The caller's own x-request-id, if it sent one (not unique: callers may repeat it).</summary>
+    public string? ClientRequestId { get; init; }
     public required string TenantId { get; init; }
     /// <summary>The virtual key used (null: the master key).</summary>
     public string? KeyId { get; init; }

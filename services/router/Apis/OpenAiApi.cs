@@ -18,9 +18,9 @@ public static class OpenAiApi
     }
 
     /// <summary>The model names and aliases the caller may use (pass-through deployments accept any name and are not listed).</summary>
-    private static async Task<IResult> ListModelsAsync(HttpContext context, TenantAuthenticator authenticator, DeploymentDirectory directory)
+    private static async Task<IResult> ListModelsAsync(HttpContext context, TenantAuthenticator authenticator, DeploymentDirectory directory, TimeProvider time)
     {
-        RequestIds.Resolve(context);
+        RequestIds.Resolve(context, time);
         if (await authenticator.AuthenticateAsync(context.Request, context.RequestAborted) is not { } caller)
         {
             return GatewayError.Unauthorized().ToResult(context);

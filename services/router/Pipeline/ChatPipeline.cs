@@ -50,7 +50,7 @@ public sealed partial class ChatPipeline(
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(dialect);
         var started = time.GetTimestamp();
-        var requestId = RequestIds.Resolve(context);
+        var (requestId, clientRequestId) = RequestIds.Resolve(context, time);
         var caller = await authenticator.AuthenticateAsync(context.Request, context.RequestAborted);
         if (caller is null)
         {
@@ -84,8 +84,8 @@ public sealed partial class ChatPipeline(
 
         request = verdict.Normalised!;
         contentPolicies.LogPrompt(policy, requestId, request);
-        using var activity = GatewayTracing.StartChat(request.Model!, requestId, caller.TenantId);
-        using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["RequestId"] = requestId, ["TenantId"] = caller.TenantId, ["Model"] = request.Model });
+        using var activity = GatewayTracing.StartChat(request.Model!, requestId, clientRequestId, caller.TenantId);
+        using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["RequestId"] = requestId, ["ClientRequestId"] = clientRequestId, ["TenantId"] = caller.TenantId, ["Model"] = request.Model });
         if (!caller.MayUse(request.Model!))
         {
             await dialect.WriteErrorAsync(context, new GatewayError(403, new OpenAiError($"This key may not use the model '{request.Model}'.", "permission_error", "model", "model_not_allowed")));
@@ -106,7 +106,7 @@ public sealed partial class ChatPipeline(
         var candidates = plan.Deployments;
         var outcome = new Outcome(requestId, caller, request.Model!, started)
         {
-            Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens, Policy = policy, Content = verdict.Content,
+            ClientRequestId = clientRequestId, Streamed = request.Stream == true, EstimatedPromptTokens = promptTokens, EstimatedOutputTokens = outputTokens, Policy = policy, Content = verdict.Content,
         };
         var reservation = new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens));
         using var reserveSpan = GatewayTracing.Start("quota.reserve");
@@ -614,6 +614,7 @@ public sealed partial class ChatPipeline(
         var usage = new UsageEvent
         {
             RequestId = outcome.RequestId,
+            ClientRequestId = outcome.ClientRequestId,
             TenantId = outcome.Caller.TenantId,
             KeyId = outcome.Caller.KeyId,
             Model = outcome.Model,
@@ -708,6 +709,8 @@ public sealed partial class ChatPipeline(
     private sealed class Outcome(string requestId, Caller caller, string model, long started)
     {
         public string RequestId { get; } = requestId;
+        /// <summary>The caller's own x-request-id, if it sent a sane one.</summary>
+        public string? ClientRequestId { get; init; }
         public Caller Caller { get; } = caller;
         public string Subject { get; } = QuotaSubjects.Tenant(caller.TenantId);
         /// <summary>The key's quota subject when the key has limits of its own.</summary>

@@ -39,7 +39,7 @@ public sealed partial class EmbeddingsPipeline(
     {
         ArgumentNullException.ThrowIfNull(context);
         var started = time.GetTimestamp();
-        var requestId = RequestIds.Resolve(context);
+        var (requestId, clientRequestId) = RequestIds.Resolve(context, time);
         var caller = await authenticator.AuthenticateAsync(context.Request, context.RequestAborted);
         if (caller is null)
         {
@@ -173,6 +173,7 @@ public sealed partial class EmbeddingsPipeline(
             var usageEvent = new UsageEvent
             {
                 RequestId = requestId,
+                ClientRequestId = clientRequestId,
                 TenantId = caller.TenantId,
                 KeyId = caller.KeyId,
                 Model = plan.Model,

@@ -10,12 +10,13 @@ public static class GatewayTracing
     public static readonly ActivitySource Source = new(SourceName);
 
     /// <summary>"chat {model}": the whole request, as the GenAI conventions name an inference span.</summary>
-    public static Activity? StartChat(string model, string requestId, string tenantId)
+    public static Activity? StartChat(string model, string requestId, string? clientRequestId, string tenantId)
     {
         var activity = Source.StartActivity($"chat {model}", ActivityKind.Server);
         activity?.SetTag("gen_ai.operation.name", "chat");
         activity?.SetTag("gen_ai.request.model", model);
         activity?.SetTag("aimesh.request_id", requestId);
+        activity?.SetTag("aimesh.client_request_id", clientRequestId);
         activity?.SetTag("aimesh.tenant", tenantId);
         return activity;
     }

@@ -27,8 +27,10 @@ public sealed class ContentPolicyEndToEndTests
         return await client.SendAsync(request);
     }
 
-    private static async Task<JsonNode> WaitForRecordAsync(HttpClient admin, string requestId)
+    /// <summary>The ledger record of an answered request, looked up by AiMesh's id of it (x-aimesh-request-id).</summary>
+    private static async Task<JsonNode> WaitForRecordAsync(HttpClient admin, HttpResponseMessage answer)
     {
+        var requestId = answer.Headers.GetValues("x-aimesh-request-id").Single();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(15))
         {
@@ -55,7 +57,7 @@ public sealed class ContentPolicyEndToEndTests
         using var client = await TenantClientAsync(gateway, admin, "acme", new { pii = "redact" });
 
         using var response = await ChatAsync(client, $"Mail {Email}, card {Card}, mail again {Email}", "pii-redact-1");
-        var record = await WaitForRecordAsync(admin, "pii-redact-1");
+        var record = await WaitForRecordAsync(admin, response);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var prompt = LastPrompt(fake);
@@ -142,7 +144,7 @@ public sealed class ContentPolicyEndToEndTests
         var blockedCalls = fake.Received.Count;
         // The master key has no tenant policy: the default (flag) applies.
         using var flagged = await ChatAsync(admin, Attack, "screen-flag-1");
-        var record = await WaitForRecordAsync(admin, "screen-flag-1");
+        var record = await WaitForRecordAsync(admin, flagged);
 
         Assert.Equal(HttpStatusCode.BadRequest, blocked.StatusCode);
         Assert.Equal("content_policy_violation", (await blocked.Content.ReadFromJsonAsync<JsonNode>())!["error"]!["code"]!.GetValue<string>());

@@ -36,7 +36,7 @@ public sealed class TelemetryTests
                 snapshot = [.. spans];
             }
 
-            var ours = snapshot.FirstOrDefault(s => (s.GetTagItem("aimesh.request_id") as string) == requestId);
+            var ours = snapshot.FirstOrDefault(s => (s.GetTagItem("aimesh.client_request_id") as string) == requestId);
             if (ours is not null && snapshot.Count(s => s.TraceId == ours.TraceId && s.DisplayName.StartsWith("deliver usage/", StringComparison.Ordinal)) >= 2)
             {
                 break;
@@ -45,7 +45,8 @@ public sealed class TelemetryTests
             await Task.Delay(50);
         }
 
-        var chat = Assert.Single(snapshot, s => (s.GetTagItem("aimesh.request_id") as string) == requestId);
+        var chat = Assert.Single(snapshot, s => (s.GetTagItem("aimesh.client_request_id") as string) == requestId);
+        Assert.Equal(response.Headers.GetValues("x-aimesh-request-id").Single(), chat.GetTagItem("aimesh.request_id"));
         Assert.Equal("chat gpt-4o-mini", chat.DisplayName);
         var trace = snapshot.Where(s => s.TraceId == chat.TraceId).ToList();
         Assert.Contains(trace, s => s.DisplayName == "validate");

@@ -101,7 +101,7 @@ public sealed class CrashRecoveryTests
                         var body = await response.Content.ReadAsStringAsync();
                         if (response.StatusCode == HttpStatusCode.OK && body.Contains("chat.completion", StringComparison.Ordinal))
                         {
-                            acknowledged[id] = decimal.Parse(response.Headers.GetValues("x-aimesh-cost-usd").Single(), CultureInfo.InvariantCulture);
+                            acknowledged[response.Headers.GetValues("x-aimesh-request-id").Single()] = decimal.Parse(response.Headers.GetValues("x-aimesh-cost-usd").Single(), CultureInfo.InvariantCulture);
                         }
                     }
                     catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or IOException)
