@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using AiMesh.BuildingBlocks.PubSub;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -309,9 +310,16 @@ public sealed partial class OutboxEventBus(
 
         return database.WriteAsync((connection, transaction) =>
         {
+            var done = new List<long>(settled.Count);
             foreach (var row in settled)
             {
                 var failed = byRow[row.Id].Where(d => !d.Delivered).ToList();
+                if (failed.Count == 0)
+                {
+                    done.Add(row.Id);
+                    continue;
+                }
+
                 if (row.Subscriber != EverySubscriber && failed.Count == 1)
                 {
                     var update = SqliteDatabase.Command(connection, transaction, "UPDATE outbox SET attempts = $attempts, dead = $dead, next_attempt_at = $next WHERE id = $id");
@@ -340,8 +348,32 @@ public sealed partial class OutboxEventBus(
                 }
             }
 
+            DeleteRuns(connection, transaction, done);
             return settled.Count;
         }, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Deletes delivered rows a run of consecutive ids at a time: ids are integers, so a range of n consecutive
+    /// ids holds exactly those n rows, and one statement takes a pass's backlog instead of one per event.
+    /// </summary>
+    internal static void DeleteRuns(SqliteConnection connection, SqliteTransaction transaction, List<long> ids)
+    {
+        ids.Sort();
+        for (var start = 0; start < ids.Count;)
+        {
+            var end = start;
+            while (end + 1 < ids.Count && ids[end + 1] == ids[end] + 1)
+            {
+                end++;
+            }
+
+            var delete = SqliteDatabase.Command(connection, transaction, "DELETE FROM outbox WHERE id BETWEEN $first AND $last");
+            delete.Parameters.AddWithValue("$first", ids[start]);
+            delete.Parameters.AddWithValue("$last", ids[end]);
+            delete.ExecuteNonQuery();
+            start = end + 1;
+        }
     }
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 

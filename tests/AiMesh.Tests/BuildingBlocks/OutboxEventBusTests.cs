@@ -138,6 +138,67 @@ public sealed class OutboxEventBusTests
         Assert.Empty(steady.Handled);
     }
 
+    [Fact]
+    public async Task Publish_ABacklogWithOneFailure_EachIsDeliveredOnceAndNoRowIsLeft()
+    {
+        var path = EmbeddedGateway.NewDatabasePath();
+        var (publisher, publisherServices) = CreateSut(path, new FlakyConsumer(0));
+        await using (publisherServices)
+        {
+            // Published before the loop runs, so one pass takes them all.
+            for (var id = 1; id <= 20; id++)
+            {
+                await publisher.PublishAsync("pings", new Ping(id), CancellationToken.None);
+            }
+        }
+
+        var flaky = new FlakyConsumer(failures: 2, onlyId: 7);
+        var steady = new SteadyConsumer();
+        var (bus, services) = CreateSut(path, flaky, steady);
+        await using var _ = services;
+        await bus.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(() => flaky.Handled.Count == 20 && bus.PendingCount() == 0);
+        await Task.Delay(100);
+        await bus.StopAsync(CancellationToken.None);
+
+        Assert.Equal(Enumerable.Range(1, 20), flaky.Handled.Select(p => p.Id).Order());
+        Assert.Equal(Enumerable.Range(1, 20), steady.Handled.Select(p => p.Id).Order());
+        using var database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = path }));
+        Assert.Equal(0, database.Read(connection => (long)SqliteDatabase.Command(connection, null, "SELECT COUNT(*) FROM outbox").ExecuteScalar()!));
+    }
+
+    [Fact]
+    public async Task DeleteRuns_DeletesExactlyTheGivenIds_NotTheGapsBetweenThem()
+    {
+        using var database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = EmbeddedGateway.NewDatabasePath() }));
+        await database.WriteAsync((connection, transaction) =>
+        {
+            for (var id = 1; id <= 12; id++)
+            {
+                var insert = SqliteDatabase.Command(connection, transaction, "INSERT INTO outbox (id, subscriber, topic, payload) VALUES ($id, '*', 'pings', x'00')");
+                insert.Parameters.AddWithValue("$id", id);
+                insert.ExecuteNonQuery();
+            }
+
+            // Unsorted, with gaps (rows another pass still owns: a retry not due yet, a dead letter) and single ids.
+            OutboxEventBus.DeleteRuns(connection, transaction, [9, 1, 2, 3, 6, 5, 11]);
+            return 0;
+        }, CancellationToken.None);
+
+        var left = database.Read(connection =>
+        {
+            using var reader = SqliteDatabase.Command(connection, null, "SELECT id FROM outbox ORDER BY id").ExecuteReader();
+            var ids = new List<long>();
+            while (reader.Read())
+            {
+                ids.Add(reader.GetInt64(0));
+            }
+
+            return ids;
+        });
+        Assert.Equal([4L, 7L, 8L, 10L, 12L], left);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -161,7 +222,8 @@ public sealed class OutboxEventBusTests
         }
     }
 
-    public sealed class FlakyConsumer(int failures) : IEventConsumer<Ping>
+    /// <summary>Fails its first <paramref name="failures"/> attempts (of the ping <paramref name="onlyId"/> only, when given).</summary>
+    public sealed class FlakyConsumer(int failures, int? onlyId = null) : IEventConsumer<Ping>
     {
         private int _attempts;
 
@@ -171,7 +233,7 @@ public sealed class OutboxEventBusTests
 
         public Task HandleAsync(Ping message, CancellationToken cancellationToken)
         {
-            if (Interlocked.Increment(ref _attempts) <= failures)
+            if ((onlyId is null || message.Id == onlyId) && Interlocked.Increment(ref _attempts) <= failures)
             {
                 throw new InvalidOperationException("consumer down");
             }
