@@ -7,7 +7,7 @@
 #   bench/run.sh --soak 600         instead of the scenarios: 32 connections of non-streaming load for
 #                                   600 s, sampling the AiMesh process's memory every 10 s
 #   bench/run.sh --no-build         use the Release build that is there (built only when missing)
-#   bench/run.sh --jit-warmup 24    seconds of unmeasured load on AiMesh before the scenarios (default 24)
+#   bench/run.sh --jit-warmup 90    seconds of unmeasured load on AiMesh before the scenarios (default 90)
 #   bench/run.sh --db-dir /dev/shm  put AiMesh's SQLite file there (default: a temporary directory
 #                                   under $TMPDIR or /tmp); on tmpfs, fsync costs nothing
 #
@@ -23,8 +23,8 @@
 #        streaming       the same with "stream":true and usage (wrk times the whole stream)
 #        cache-hit       "temperature":0, repeated: AiMesh answers from its response cache
 #      each at 1 and 32 connections, after a first unmeasured load on AiMesh (--jit-warmup: .NET
-#      recompiles hot code with profile data during its first seconds under load, about 20 s on
-#      2 cores, so the rows show the steady state of a running gateway); and measures the time to the first byte of streams with
+#      recompiles hot code with profile data during its first minute or so under load on 2 busy
+#      cores, so the rows show the steady state of a running gateway); and measures the time to the first byte of streams with
 #      `AiMesh.Bench ttfb` (wrk cannot see the first byte) at 1 and 32 connections;
 #   5. prints a table: requests/s, p50/p90/p99 latency direct and through AiMesh, the latency
 #      AiMesh adds at p50, the server's CPU (AiMesh's, or the upstream's on direct rows) as a share
@@ -42,7 +42,7 @@ SMOKE=0
 BUILD=1
 SOAK=0
 DB_DIR=""
-JIT_WARMUP=24
+JIT_WARMUP=90
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
