@@ -4,9 +4,9 @@ namespace AiMesh.Router.Pipeline;
 
 /// <summary>
 /// A request's ids. AiMesh gives every request an id of its own, which the ledger, the quota
-/// reservations, the logs and the traces key by: unique, so a caller that sends the same
-/// <c>x-request-id</c> twice (or on purpose) cannot make the ledger take a request for a
-/// redelivery and leave it uncounted. The caller's <c>x-request-id</c>, when it is sane, is
+/// reservations, the logs and the traces key by: unique, so a caller that sends an
+/// <c>x-request-id</c> again (a retrying client, or on purpose) cannot make the ledger take a
+/// request for a redelivery and leave it uncounted. The caller's <c>x-request-id</c>, when it is sane, is
 /// echoed and kept alongside for correlation.
 /// </summary>
 public static class RequestIds

@@ -375,6 +375,7 @@ public sealed partial class OutboxEventBus(
             start = end + 1;
         }
     }
+
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     public override void Dispose()
