@@ -116,21 +116,40 @@ public sealed class HealthRoutingTests
             Assert.Equal("backup", await ChatAsync(client));
         }
 
-        var breakers = await client.GetFromJsonAsync<JsonArray>("/admin/circuit-breakers");
-        Assert.Equal("open", breakers!.First(b => b!["deploymentId"]!.GetValue<string>() == "flaky")!["state"]!.GetValue<string>());
+        Assert.Equal("open", await BreakerStateAsync(client, "flaky"));
 
+        // Once the break (1 s) is over, a request probes the recovered deployment and closes the breaker.
+        // Polled rather than slept for: on a loaded machine the health round that reports it may come late.
         flaky.StandingFault = null;
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
         var received = flaky.Received.Count;
-        var servedBy = await ChatAsync(client);
-        await Task.Delay(1100);
+        var servedBy = await EventuallyAsync(() => ChatAsync(client), served => served == "flaky");
+        var state = await EventuallyAsync(() => BreakerStateAsync(client, "flaky"), state => state == "closed");
         var afterwards = await ChatAsync(client);
 
         Assert.Equal("flaky", servedBy);
+        Assert.Equal("closed", state);
         Assert.Equal("flaky", afterwards);
         Assert.True(flaky.Received.Count > received);
-        breakers = await client.GetFromJsonAsync<JsonArray>("/admin/circuit-breakers");
-        Assert.Equal("closed", breakers!.First(b => b!["deploymentId"]!.GetValue<string>() == "flaky")!["state"]!.GetValue<string>());
+    }
+
+    private static async Task<string> BreakerStateAsync(HttpClient client, string deployment)
+    {
+        var breakers = await client.GetFromJsonAsync<JsonArray>("/admin/circuit-breakers");
+        return breakers!.First(b => b!["deploymentId"]!.GetValue<string>() == deployment)!["state"]!.GetValue<string>();
+    }
+
+    /// <summary>Calls <paramref name="probe"/> until its result satisfies <paramref name="done"/> (at most 10 s); returns the last result.</summary>
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await probe();
+        while (!done(result) && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(100);
+            result = await probe();
+        }
+
+        return result;
     }
 
     [Fact]
