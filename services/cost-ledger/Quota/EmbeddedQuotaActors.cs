@@ -127,7 +127,7 @@ public sealed partial class EmbeddedQuotaActors(
 
     /// <summary>What is written of a state: all but the open reservations (see the class summary).</summary>
     internal static QuotaState Durable(QuotaState state) =>
-        state.Reservations.Count == 0 ? state : state with { Reservations = new(StringComparer.Ordinal) };
+        state.Reservations.IsEmpty ? state : state with { Reservations = state.Reservations.Clear() };
 
     /// <summary>Starts a write for every actor with changes not yet on their way to the store.</summary>
     private Task[] Flush()

@@ -1,4 +1,6 @@
+using System.Collections.Immutable;
 using System.Globalization;
+using System.Text.Json.Serialization;
 using AiMesh.Contracts;
 
 namespace AiMesh.CostLedger.Quota;
@@ -16,7 +18,46 @@ public sealed record QuotaState
     public decimal SpentTodayUsd { get; init; }
     public string Month { get; init; } = string.Empty;
     public decimal SpentThisMonthUsd { get; init; }
-    public Dictionary<string, OpenReservation> Reservations { get; init; } = new(StringComparer.Ordinal);
+    private readonly ImmutableDictionary<string, OpenReservation> _reservations = ImmutableDictionary.Create<string, OpenReservation>(StringComparer.Ordinal);
+    private decimal? _reservedCostUsd = 0m;
+    private DateTimeOffset? _oldestReservationAt;
+
+    /// <summary>
+    /// The open reservations by request id. Immutable, so that a turn adds or removes one in O(log n)
+    /// instead of copying all of them (a tenant can have thousands in flight); setting it forgets the
+    /// figures below, which are then recomputed once from it.
+    /// </summary>
+    public ImmutableDictionary<string, OpenReservation> Reservations
+    {
+        get => _reservations;
+        init
+        {
+            _reservations = value;
+            _reservedCostUsd = null;
+            _oldestReservationAt = null;
+        }
+    }
+
+    /// <summary>The open reservations' estimated cost. Set it after <see cref="Reservations"/> when both change.</summary>
+    [JsonIgnore]
+    public decimal ReservedCostUsd
+    {
+        get => _reservedCostUsd ??= _reservations.Values.Sum(r => r.CostUsd);
+        init => _reservedCostUsd = value;
+    }
+
+    /// <summary>
+    /// No open reservation was made before this (it may be earlier than the oldest one, never later):
+    /// while it is within <see cref="QuotaPolicy.ReservationLifetime"/>, none can have expired.
+    /// Set it after <see cref="Reservations"/> when both change.
+    /// </summary>
+    [JsonIgnore]
+    public DateTimeOffset OldestReservationAt
+    {
+        get => _oldestReservationAt ??= _reservations.IsEmpty ? DateTimeOffset.MaxValue : _reservations.Values.Min(r => r.At);
+        init => _oldestReservationAt = value;
+    }
+
     /// <summary>"daily|2026-11-23|80": each alert once per budget, period and threshold.</summary>
     public HashSet<string> AlertsSent { get; init; } = new(StringComparer.Ordinal);
     /// <summary>The limits last given with a reservation (a tenant's or key's stored limits), if any.</summary>
@@ -72,7 +113,7 @@ public static class QuotaPolicy
             return (state, Deny(state, limits, "rate_limit", message, 60 - (now.ToUnixTimeSeconds() % 60)));
         }
 
-        var reserved = state.Reservations.Values.Sum(r => r.CostUsd);
+        var reserved = state.ReservedCostUsd;
         if (limits.DailyBudgetUsd is { } daily && state.SpentTodayUsd + reserved + reservation.EstimatedCostUsd > daily)
         {
             var resets = new DateTimeOffset(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
@@ -86,16 +127,15 @@ public static class QuotaPolicy
             return (state, BudgetDenied(state, limits, "Monthly", monthly, state.SpentThisMonthUsd, resets, now));
         }
 
-        var reservations = new Dictionary<string, OpenReservation>(state.Reservations, StringComparer.Ordinal)
-        {
-            [reservation.RequestId] = new(reservation.EstimatedTokens, reservation.EstimatedCostUsd, state.MinuteStart, now),
-        };
+        var oldest = state.OldestReservationAt < now ? state.OldestReservationAt : now;
         state = state with
         {
             BucketTokens = limits.RequestsPerMinute is null ? state.BucketTokens : state.BucketTokens - 1,
             HourRequests = state.HourRequests + 1,
             MinuteTokens = state.MinuteTokens + reservation.EstimatedTokens,
-            Reservations = reservations,
+            Reservations = state.Reservations.SetItem(reservation.RequestId, new(reservation.EstimatedTokens, reservation.EstimatedCostUsd, state.MinuteStart, now)),
+            ReservedCostUsd = reserved + reservation.EstimatedCostUsd,
+            OldestReservationAt = oldest,
         };
         return (state, Allow(state, limits));
     }
@@ -115,8 +155,7 @@ public static class QuotaPolicy
             return (state, []);
         }
 
-        var reservations = new Dictionary<string, OpenReservation>(state.Reservations, StringComparer.Ordinal);
-        reservations.Remove(settlement.RequestId);
+        var reservations = state.Reservations.Remove(settlement.RequestId);
         var tokens = open.MinuteStart == state.MinuteStart
             ? Math.Max(0, state.MinuteTokens - open.Tokens + settlement.ActualTokens)
             : state.MinuteTokens;
@@ -125,7 +164,10 @@ public static class QuotaPolicy
             MinuteTokens = tokens,
             SpentTodayUsd = state.SpentTodayUsd + settlement.ActualCostUsd,
             SpentThisMonthUsd = state.SpentThisMonthUsd + settlement.ActualCostUsd,
+            // The removed reservation may have been the oldest: the bound stays, still not later than the oldest left.
             Reservations = reservations,
+            ReservedCostUsd = reservations.IsEmpty ? 0m : state.ReservedCostUsd - open.CostUsd,
+            OldestReservationAt = reservations.IsEmpty ? DateTimeOffset.MaxValue : state.OldestReservationAt,
         };
         return DueAlerts(state, limits, subject, now);
     }
@@ -134,7 +176,7 @@ public static class QuotaPolicy
     {
         ArgumentNullException.ThrowIfNull(limits);
         state = Roll(state, limits, now);
-        return new QuotaStatus(subject, state.SpentTodayUsd, state.SpentThisMonthUsd, state.Reservations.Values.Sum(r => r.CostUsd),
+        return new QuotaStatus(subject, state.SpentTodayUsd, state.SpentThisMonthUsd, state.ReservedCostUsd,
             state.Reservations.Count, state.HourRequests, state.MinuteTokens, limits.DailyBudgetUsd, limits.MonthlyBudgetUsd);
     }
 
@@ -211,13 +253,11 @@ public static class QuotaPolicy
             state = state with { Month = month, SpentThisMonthUsd = 0, AlertsSent = new HashSet<string>(state.AlertsSent.Where(a => a.StartsWith("daily|", StringComparison.Ordinal)), StringComparer.Ordinal) };
         }
 
-        if (state.Reservations.Values.Any(r => now - r.At > ReservationLifetime))
+        // Only when the oldest may have expired are the reservations looked through (which also makes the bound exact).
+        if (now - state.OldestReservationAt > ReservationLifetime)
         {
-            state = state with
-            {
-                Reservations = state.Reservations.Where(r => now - r.Value.At <= ReservationLifetime)
-                    .ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal),
-            };
+            var expired = state.Reservations.Where(r => now - r.Value.At > ReservationLifetime).Select(r => r.Key).ToList();
+            state = state with { Reservations = expired.Count == 0 ? state.Reservations : state.Reservations.RemoveRange(expired) };
         }
 
         return state;

@@ -193,6 +193,77 @@ public sealed class QuotaPolicyTests
     }
 
     [Fact]
+    public void Reservation_OutlivingOneSettledBeforeIt_StillExpiresOnTime()
+    {
+        // r1 is the oldest; settling it leaves the oldest-reservation bound at r1's time, earlier than r2.
+        var limits = new SubjectLimits { DailyBudgetUsd = 1m };
+        var (state, _) = Reserve(new QuotaState(), "r1", limits, Noon, cost: 0.1m);
+        (state, _) = Reserve(state, "r2", limits, Noon.AddMinutes(5), cost: 0.8m);
+        state = Settle(state, "r1", limits, Noon.AddMinutes(6), cost: 0.1m);
+        var beforeR2Expires = Noon.AddMinutes(5) + QuotaPolicy.ReservationLifetime - TimeSpan.FromSeconds(1);
+        var (checkedOnce, blocked) = Reserve(state, "r3", limits, beforeR2Expires, cost: 0.5m);
+        var (_, later) = Reserve(checkedOnce, "r4", limits, Noon.AddMinutes(5) + QuotaPolicy.ReservationLifetime + TimeSpan.FromSeconds(1), cost: 0.5m);
+
+        Assert.False(blocked.Allowed);
+        Assert.Equal(["r2"], checkedOnce.Reservations.Keys);
+        Assert.True(later.Allowed);
+    }
+
+    [Fact]
+    public void ReservedCost_FollowsReservesSettlesAndExpiries_AndIsRecomputedAfterAStoreRoundTrip()
+    {
+        var limits = new SubjectLimits { DailyBudgetUsd = 1_000m };
+        var random = new Random(7);
+        var state = new QuotaState();
+        var open = new List<string>();
+        var at = Noon;
+        for (var i = 0; i < 400; i++)
+        {
+            at += TimeSpan.FromSeconds(random.Next(0, 20));
+            if (open.Count > 0 && random.Next(3) == 0)
+            {
+                var id = open[random.Next(open.Count)];
+                open.Remove(id);
+                state = Settle(state, id, limits, at, cost: 0.01m);
+            }
+            else
+            {
+                var id = $"r{i}";
+                (state, _) = Reserve(state, id, limits, at, cost: random.Next(1, 1000) / 10_000m);
+                open.Add(id);
+            }
+
+            Assert.Equal(state.Reservations.Values.Sum(r => r.CostUsd), state.ReservedCostUsd);
+            Assert.True(state.OldestReservationAt <= (state.Reservations.IsEmpty ? DateTimeOffset.MaxValue : state.Reservations.Values.Min(r => r.At)));
+        }
+
+        // Some reservations were left open long enough to expire along the way.
+        Assert.True(open.Count > state.Reservations.Count);
+        var stored = System.Text.Json.JsonSerializer.Serialize(state, AiMesh.BuildingBlocks.AiMeshJson.Options);
+        var loaded = System.Text.Json.JsonSerializer.Deserialize<QuotaState>(stored, AiMesh.BuildingBlocks.AiMeshJson.Options)!;
+        Assert.DoesNotContain("reservedCostUsd", stored, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(state.Reservations.Count, loaded.Reservations.Count);
+        Assert.Equal(state.ReservedCostUsd, loaded.ReservedCostUsd);
+        Assert.Equal(state.Reservations.Values.Min(r => r.At), loaded.OldestReservationAt);
+    }
+
+    [Fact]
+    public void Reserve_LeavesTheStateItWasGivenAsItWas()
+    {
+        var limits = new SubjectLimits { DailyBudgetUsd = 1m };
+        var (before, _) = Reserve(new QuotaState(), "r1", limits, Noon, cost: 0.2m);
+        var (after, _) = Reserve(before, "r2", limits, Noon, cost: 0.3m);
+        var settled = Settle(after, "r1", limits, Noon, cost: 0.2m);
+
+        Assert.Equal(["r1"], before.Reservations.Keys);
+        Assert.Equal(0.2m, before.ReservedCostUsd);
+        Assert.Equal(["r1", "r2"], after.Reservations.Keys.Order());
+        Assert.Equal(0.5m, after.ReservedCostUsd);
+        Assert.Equal(["r2"], settled.Reservations.Keys);
+        Assert.Equal(0.3m, settled.ReservedCostUsd);
+    }
+
+    [Fact]
     public void For_DeploymentWithoutBudget_HasNoLimits()
     {
         var options = new QuotaOptions { Deployments = { ["d1"] = new SubjectLimits { DailyBudgetUsd = 5m } } };
