@@ -84,6 +84,12 @@ public sealed partial class OutboxEventBus(
                 command.Parameters.AddWithValue("$topic", topic);
                 command.Parameters.AddWithValue("$payload", payload);
                 var rowId = (long)command.ExecuteScalar()!;
+                // A second run (its group was rolled back and run again) leaves nothing under the first run's id.
+                if (id is { } earlier && earlier != rowId)
+                {
+                    _published.TryRemove(KeyValuePair.Create(earlier, (object)message));
+                }
+
                 id = rowId;
 
                 // Kept before the commit, so the loop never meets a committed row whose object comes later. An id

@@ -28,11 +28,19 @@ public interface IBatchEventConsumer<in T> : IEventConsumer<T> where T : class
 /// <summary>A subscription declared by a service: which topic, which handler.</summary>
 public sealed record EventSubscription(string Topic, string DeadLetterTopic, Type EventType, Type HandlerType)
 {
+    // Get-only, so that no `with` can change them under the name and the batch flag worked out from them once
+    // (the embedded outbox asks for both for every event it delivers).
+    public string Topic { get; } = Topic;
+
+    public Type EventType { get; } = EventType;
+
+    public Type HandlerType { get; } = HandlerType;
+
     /// <summary>A stable name for this subscriber (the route in Dapr mode, the outbox subscriber in embedded mode).</summary>
-    public string Name => $"{Topic}/{HandlerType.Name}";
+    public string Name { get; } = $"{Topic}/{HandlerType.Name}";
 
     /// <summary>Whether the handler takes batches (<see cref="IBatchEventConsumer{T}"/>).</summary>
-    internal bool TakesBatches => typeof(IBatchEventConsumer<>).MakeGenericType(EventType).IsAssignableFrom(HandlerType);
+    internal bool TakesBatches { get; } = typeof(IBatchEventConsumer<>).MakeGenericType(EventType).IsAssignableFrom(HandlerType);
 
     internal Task DispatchAsync(IServiceProvider services, object @event, CancellationToken cancellationToken) =>
         Dispatchers.For(EventType).Single(services.GetRequiredService(HandlerType), @event, cancellationToken);

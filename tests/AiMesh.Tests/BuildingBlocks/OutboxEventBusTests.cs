@@ -10,7 +10,10 @@ namespace AiMesh.Tests.BuildingBlocks;
 
 public sealed class OutboxEventBusTests
 {
-    private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(string databasePath, FlakyConsumer consumer, SteadyConsumer? second = null)
+    private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(string databasePath, FlakyConsumer consumer, SteadyConsumer? second = null) =>
+        CreateSut(new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = databasePath })), consumer, second);
+
+    private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(SqliteDatabase database, FlakyConsumer consumer, SteadyConsumer? second = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton(consumer);
@@ -22,7 +25,6 @@ public sealed class OutboxEventBusTests
         }
 
         var provider = services.BuildServiceProvider();
-        var database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = databasePath }));
         var bus = new OutboxEventBus(
             database,
             provider.GetServices<EventSubscription>(),
@@ -168,6 +170,63 @@ public sealed class OutboxEventBusTests
     }
 
     [Fact]
+    public async Task Publish_InAGroupWhoseOtherWriteThrows_EachEventIsDeliveredOnceAsPublished()
+    {
+        // The group's first run is rolled back and run again: the publishes must not leave their first run's
+        // rows or kept objects behind, nor hand one event out for another.
+        using var database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = EmbeddedGateway.NewDatabasePath() }));
+        var consumer = new FlakyConsumer(0);
+        var (bus, services) = CreateSut(database, consumer);
+        await using var _ = services;
+        await bus.StartAsync(CancellationToken.None);
+
+        Task first, failing, second;
+        using (AiMesh.BuildingBlocks.DurableWrites.Together())
+        {
+            first = bus.PublishAsync("pings", new Ping(1), CancellationToken.None);
+            failing = database.WriteAsync<int>((_, _) => throw new InvalidOperationException("boom"), CancellationToken.None);
+            second = bus.PublishAsync("pings", new Ping(2), CancellationToken.None);
+        }
+
+        await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => failing);
+        await bus.PublishAsync("pings", new Ping(3), CancellationToken.None);
+        await WaitUntilAsync(() => consumer.Handled.Count == 3 && bus.PendingCount() == 0);
+        await Task.Delay(100);
+        await bus.StopAsync(CancellationToken.None);
+
+        Assert.Equal([1, 2, 3], consumer.Handled.Select(p => p.Id).Order());
+    }
+
+    [Fact]
+    public async Task Publish_ABacklogForABatchingSubscriber_ComesInOneBatchAndTheOtherSubscriberGetsEachEvent()
+    {
+        var services = new ServiceCollection();
+        var batching = new BatchingConsumer();
+        var steady = new SteadyConsumer();
+        services.AddSingleton(batching).AddEventConsumer<Ping, BatchingConsumer>("pings", "pings-dead");
+        services.AddSingleton(steady).AddEventConsumer<Ping, SteadyConsumer>("pings", "pings-dead");
+        await using var provider = services.BuildServiceProvider();
+        using var database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = EmbeddedGateway.NewDatabasePath() }));
+        var bus = new OutboxEventBus(database, provider.GetServices<EventSubscription>(), provider, Options.Create(new EventBusOptions()), TimeProvider.System, NullLogger<OutboxEventBus>.Instance);
+
+        // Published before the loop runs: one pass finds all five.
+        for (var id = 1; id <= 5; id++)
+        {
+            await bus.PublishAsync("pings", new Ping(id), CancellationToken.None);
+        }
+
+        await bus.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(() => steady.Handled.Count == 5 && bus.PendingCount() == 0);
+        await bus.StopAsync(CancellationToken.None);
+
+        Assert.Equal([5], batching.Batches.Select(b => b.Count));
+        Assert.Equal([1, 2, 3, 4, 5], batching.Batches.Single().Select(p => p.Id).Order());
+        Assert.Equal(0, batching.Singles);
+        Assert.Equal([1, 2, 3, 4, 5], steady.Handled.Select(p => p.Id).Order());
+    }
+
+    [Fact]
     public async Task DeleteRuns_DeletesExactlyTheGivenIds_NotTheGapsBetweenThem()
     {
         using var database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = EmbeddedGateway.NewDatabasePath() }));
@@ -218,6 +277,27 @@ public sealed class OutboxEventBusTests
         public Task HandleAsync(Ping message, CancellationToken cancellationToken)
         {
             Handled.Enqueue(message);
+            return Task.CompletedTask;
+        }
+    }
+
+    public sealed class BatchingConsumer : IBatchEventConsumer<Ping>
+    {
+        private int _singles;
+
+        public int Singles => Volatile.Read(ref _singles);
+
+        public ConcurrentQueue<IReadOnlyList<Ping>> Batches { get; } = new();
+
+        public Task HandleAsync(Ping message, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _singles);
+            return Task.CompletedTask;
+        }
+
+        public Task HandleBatchAsync(IReadOnlyList<Ping> messages, CancellationToken cancellationToken)
+        {
+            Batches.Enqueue(messages);
             return Task.CompletedTask;
         }
     }

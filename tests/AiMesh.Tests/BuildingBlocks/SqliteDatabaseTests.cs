@@ -100,6 +100,62 @@ public sealed class SqliteDatabaseTests : IDisposable
     }
 
     [Fact]
+    public async Task WriteAsync_AGroupWithoutFailures_RunsEachWriteOnceInOneTransaction()
+    {
+        await _sut.WriteAsync((c, t) => Execute(c, t, "CREATE TABLE items (name TEXT)"), CancellationToken.None);
+        var runs = new int[3];
+        var transactions = new Microsoft.Data.Sqlite.SqliteTransaction?[3];
+
+        Task<int> Insert(int index) => _sut.WriteAsync((c, t) =>
+        {
+            runs[index]++;
+            transactions[index] = t;
+            return Execute(c, t, $"INSERT INTO items VALUES ('{index}')");
+        }, CancellationToken.None);
+
+        Task[] writes;
+        using (DurableWrites.Together())
+        {
+            writes = [Insert(0), Insert(1), Insert(2)];
+        }
+
+        await Task.WhenAll(writes).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([1, 1, 1], runs);
+        Assert.All(transactions, t => Assert.Same(transactions[0], t));
+        Assert.Equal(["0", "1", "2"], _sut.Read(Names).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task WriteAsync_OneWriteOfAGroupThrows_TheGroupRunsAgainAndOnlyThatWriteIsLost()
+    {
+        await _sut.WriteAsync((c, t) => Execute(c, t, "CREATE TABLE items (name TEXT)"), CancellationToken.None);
+        var runs = new int[3];
+
+        // The middle write inserts, then throws: the first run of the group is rolled back (the first write's
+        // insert too), and the group runs again with a savepoint per write, so the first and last are kept once.
+        Task<int> Insert(int index) => _sut.WriteAsync((c, t) =>
+        {
+            runs[index]++;
+            Execute(c, t, $"INSERT INTO items VALUES ('{index}')");
+            return index == 1 ? throw new InvalidOperationException("boom") : index;
+        }, CancellationToken.None);
+
+        Task<int> first, second, third;
+        using (DurableWrites.Together())
+        {
+            first = Insert(0);
+            second = Insert(1);
+            third = Insert(2);
+        }
+
+        Assert.Equal(0, await first.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("boom", (await Assert.ThrowsAsync<InvalidOperationException>(() => second)).Message);
+        Assert.Equal(2, await third);
+        Assert.Equal([2, 2, 1], runs);
+        Assert.Equal(["0", "2"], _sut.Read(Names).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task WriteAsync_AfterADurableWritesScopeEnded_CommitsWithoutWaitingForAnotherScope()
     {
         await _sut.WriteAsync((c, t) => Execute(c, t, "CREATE TABLE items (name TEXT)"), CancellationToken.None);
