@@ -15,7 +15,7 @@ public class SqliteCommitBenchmarks : IDisposable
 {
     private static readonly byte[] Payload = new byte[400];
     private readonly Func<Microsoft.Data.Sqlite.SqliteConnection, Microsoft.Data.Sqlite.SqliteTransaction, long> _insert = Insert;
-    private readonly Task<long>[] _writes = new Task<long>[64];
+    private Task<long>[] _writes = [];
     private string _directory = "";
     private SqliteDatabase? _database;
 
@@ -25,6 +25,7 @@ public class SqliteCommitBenchmarks : IDisposable
     [GlobalSetup]
     public void Setup()
     {
+        _writes = new Task<long>[Writes];
         _directory = Directory.CreateTempSubdirectory("aimesh-bench-sqlite").FullName;
         _database = new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = Path.Combine(_directory, "bench.db") }));
     }

@@ -25,13 +25,13 @@ public sealed class EmbeddedOptions
 /// failing write does not undo the others), and every caller's task completes only once its write
 /// is committed. Under load one commit thus serves many requests, and the writes one request starts
 /// together (inside <see cref="DurableWrites.Together"/>, which wakes the committer only once they
-/// are all queued) share a commit. The committer is queued at the end of the thread pool's queue: under load the work
-/// queued before it (other requests, which add their writes meanwhile) runs first, so groups grow
-/// and commits get fewer; alone, it runs at once. WAL keeps readers off the writer's back, and a
-/// committed write survives the process being killed. The writer and the readers keep their
-/// connections open and their statements prepared. Checkpoints (copying the WAL back into the file,
-/// with its fsyncs) run on a thread of their own instead of inside whichever commit crosses
-/// SQLite's threshold, so no request waits for a disk flush.
+/// are all queued) share a commit. The committer is queued at the end of the thread pool's queue:
+/// under load the work queued before it (other requests, which add their writes meanwhile) runs
+/// first, so groups grow and commits get fewer; alone, it runs at once. WAL keeps readers off the
+/// writer's back, and a committed write survives the process being killed. The writer and the
+/// readers keep their connections open and their statements prepared. Checkpoints (copying the WAL
+/// back into the file, with its fsyncs) run on a thread of their own instead of inside whichever
+/// commit crosses SQLite's threshold, so no request waits for a disk flush.
 /// </summary>
 public sealed class SqliteDatabase : IDisposable
 {
