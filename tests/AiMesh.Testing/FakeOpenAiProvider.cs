@@ -34,6 +34,8 @@ public sealed record Fault
     public TimeSpan? ChunkDelay { get; init; }
     /// <summary>On a stream: send this many events, then the provider's own error event (and end the body).</summary>
     public int? StreamErrorAfterChunks { get; init; }
+    /// <summary>On a stream: send it whole in one write, as a provider that buffers its answer does.</summary>
+    public bool WholeStream { get; init; }
 }
 
 /// <summary>A request the fake received.</summary>
@@ -345,6 +347,13 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
         }
 
         chunks.Add(Chunk(model, new JsonObject(), tool is null ? "stop" : "tool_calls", includeUsage));
+        if (fault?.WholeStream == true)
+        {
+            var whole = string.Concat(chunks.Select(c => $"data: {c.ToJsonString()}\n\n"));
+            await context.Response.WriteAsync(whole + (includeUsage ? $"data: {UsageChunk(model, prompt).ToJsonString()}\n\n" : string.Empty) + "data: [DONE]\n\n");
+            return;
+        }
+
         var sent = 0;
         foreach (var chunk in chunks)
         {
@@ -375,20 +384,21 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
 
         if (includeUsage)
         {
-            var usage = new JsonObject
-            {
-                ["id"] = "chatcmpl-fake",
-                ["object"] = "chat.completion.chunk",
-                ["created"] = 1_700_000_000,
-                ["model"] = model,
-                ["choices"] = new JsonArray(),
-                ["usage"] = new JsonObject { ["prompt_tokens"] = prompt, ["completion_tokens"] = CompletionTokens, ["total_tokens"] = prompt + CompletionTokens },
-            };
-            await context.Response.WriteAsync($"data: {usage.ToJsonString()}\n\n");
+            await context.Response.WriteAsync($"data: {UsageChunk(model, prompt).ToJsonString()}\n\n");
         }
 
         await context.Response.WriteAsync("data: [DONE]\n\n");
     }
+
+    private JsonObject UsageChunk(string model, int prompt) => new()
+    {
+        ["id"] = "chatcmpl-fake",
+        ["object"] = "chat.completion.chunk",
+        ["created"] = 1_700_000_000,
+        ["model"] = model,
+        ["choices"] = new JsonArray(),
+        ["usage"] = new JsonObject { ["prompt_tokens"] = prompt, ["completion_tokens"] = CompletionTokens, ["total_tokens"] = prompt + CompletionTokens },
+    };
 
     /// <summary>The id of the tool call the fake makes when <see cref="ToolCallArguments"/> is set.</summary>
     public const string FakeToolCallId = "call_fake_0001";

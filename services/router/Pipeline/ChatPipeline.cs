@@ -386,6 +386,7 @@ public sealed partial class ChatPipeline(
                 metrics.FirstToken(deployment.Provider, request.Model!, time.GetElapsedTime(attemptStarted).TotalSeconds);
                 var writer = dialect.OpenStream(context, request, outcome.EstimatedPromptTokens);
                 var chunks = cacheKey is null && !outcome.Policy.LogPrompts ? null : new List<string>();
+                var firstSent = false;
                 while (true)
                 {
                     // Writes are buffered; they go out (headers with the first) whenever the next event is not
@@ -411,6 +412,13 @@ public sealed partial class ChatPipeline(
                             }
 
                             await writer.WriteChunkAsync(item.Chunk!, item.UsageOnly);
+                            if (!firstSent)
+                            {
+                                // The first chunk goes out at once, with the headers: a stream that arrived whole
+                                // would otherwise reach the client only at its end, behind the usage commit.
+                                firstSent = true;
+                                await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+                            }
 
                             break;
                         case StreamEventKind.End:

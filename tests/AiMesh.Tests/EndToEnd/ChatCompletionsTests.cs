@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using AiMesh.Testing;
+using Microsoft.Data.Sqlite;
 using OpenAI;
 using OpenAI.Chat;
 
@@ -126,6 +127,35 @@ public sealed class ChatCompletionsTests
         var last = JsonNode.Parse(data[^2])!;
         Assert.Empty(last["choices"]!.AsArray());
         Assert.Equal(fake.CompletionTokens, last["usage"]?["completion_tokens"]?.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Stream_ThatArrivesWhole_SendsItsFirstChunkBeforeTheUsageIsCommitted()
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake));
+        using var client = gateway.CreateClient();
+        fake.Enqueue(new Fault { WholeStream = true });
+        // Another connection holds SQLite's write lock: the usage commit at the stream's end must wait for it.
+        await using var blocker = new SqliteConnection($"Data Source={gateway.DatabasePath}");
+        blocker.Open();
+        await using var hold = blocker.CreateCommand();
+        hold.CommandText = "BEGIN IMMEDIATE";
+        hold.ExecuteNonQuery();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = JsonContent.Create(Gateway.ChatBody(stream: true)) };
+
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).WaitAsync(TimeSpan.FromSeconds(10));
+        var body = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[16 * 1024];
+        var first = Encoding.UTF8.GetString(buffer, 0, await body.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.StartsWith("data: {", first, StringComparison.Ordinal);
+        Assert.DoesNotContain("[DONE]", first, StringComparison.Ordinal);
+
+        hold.CommandText = "ROLLBACK";
+        hold.ExecuteNonQuery();
+        var rest = await new StreamReader(body).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.EndsWith("data: [DONE]\n\n", first + rest, StringComparison.Ordinal);
+        Assert.Contains(fake.Reply.Split(' ')[^1], first + rest, StringComparison.Ordinal);
     }
 
     [Fact]
