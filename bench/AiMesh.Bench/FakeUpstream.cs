@@ -37,7 +37,13 @@ public static class FakeUpstream
     public static async Task<int> RunAsync(string[] args)
     {
         var url = Arguments.Value(args, "--urls") ?? "http://127.0.0.1:0";
-        var builder = WebApplication.CreateSlimBuilder();
+        // No configuration files to watch: a watcher on the content root (the directory it was started from,
+        // recursively) would take an inotify event for every write AiMesh's SQLite file makes under it.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(url);
         builder.WebHost.ConfigureKestrel(options =>
