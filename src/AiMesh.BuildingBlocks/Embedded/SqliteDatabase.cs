@@ -56,8 +56,11 @@ public sealed class SqliteDatabase : IDisposable
     /// <summary>Every this many rounds the checkpoint also starts the WAL over (see <see cref="CheckpointLoop"/>).</summary>
     private const int RestartEvery = 5;
 
-    /// <summary>How long a restart round holds the writer back at most, waiting for readers of older frames to finish.</summary>
-    private static readonly TimeSpan RestartReaderWait = TimeSpan.FromMilliseconds(2);
+    /// <summary>
+    /// How long a restart round holds the writer back at most, waiting for readers of older frames to finish:
+    /// AiMesh's own reads take microseconds, but a long one (a scan) must not keep the WAL from ever starting over.
+    /// </summary>
+    private static readonly TimeSpan RestartReaderWait = TimeSpan.FromMilliseconds(50);
 
     private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, SqliteCommand>> Statements = new();
 
