@@ -41,6 +41,23 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
             .WithMessage($"'tools' must be an array of at most {limits.MaxTools} tools; a function tool is {{\"type\":\"function\",\"function\":{{\"name\": 1-64 of a-z, A-Z, 0-9, _ and -, \"parameters\": a JSON Schema object}}}}.");
         RuleFor(r => r.ToolChoice).Must(RequestShapes.IsValidToolChoice)
             .WithMessage("'tool_choice' must be \"none\", \"auto\", \"required\" or an object naming a tool.");
+        RuleFor(r => r.ToolChoice).Custom((choice, context) =>
+        {
+            if (RequestShapes.IsValidToolChoice(choice) && RequestShapes.ToolChoiceError(choice, context.InstanceToValidate.Tools) is { } error)
+            {
+                context.AddFailure(nameof(ChatCompletionRequest.ToolChoice), error);
+            }
+        });
+        RuleFor(r => r.ResponseFormat).Must(RequestShapes.IsValidResponseFormat)
+            .WithMessage("'response_format' must be {\"type\": \"text\"}, {\"type\": \"json_object\"} or {\"type\": \"json_schema\", \"json_schema\": {\"name\": 1-64 of a-z, A-Z, 0-9, _ and -, \"schema\": a JSON Schema object}}.");
+        RuleFor(r => r.Messages).Custom(ValidateToolAnswers);
+        RuleFor(r => r.Extra).Custom((extra, context) =>
+        {
+            foreach (var (param, message) in ExtraParameters.Problems(extra))
+            {
+                context.AddFailure(param, message);
+            }
+        });
         RuleFor(r => r.StreamOptions).Null().When(r => r.Stream != true)
             .WithMessage("'stream_options' is only allowed when 'stream' is true.");
     }
@@ -94,6 +111,46 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
         if (message.Role == "tool" && string.IsNullOrWhiteSpace(message.ToolCallId))
         {
             Fail(nameof(ChatMessage.ToolCallId), "'tool_call_id' is required for a tool message.");
+        }
+
+        if (RequestShapes.InlineMediaError(content) is { } media)
+        {
+            Fail(nameof(ChatMessage.Content), media);
+        }
+
+        if (message.ToolCalls is { ValueKind: not JsonValueKind.Null } && message.Role != "assistant")
+        {
+            Fail(nameof(ChatMessage.ToolCalls), "Only an assistant message may carry 'tool_calls'.");
+        }
+        else if (RequestShapes.ToolCallsError(message.ToolCalls) is { } calls)
+        {
+            Fail(nameof(ChatMessage.ToolCalls), calls);
+        }
+    }
+
+    /// <summary>A tool message answers a tool call of an earlier assistant message (as OpenAI requires).</summary>
+    private static void ValidateToolAnswers(List<ChatMessage>? messages, ValidationContext<ChatCompletionRequest> context)
+    {
+        if (messages is null)
+        {
+            return;
+        }
+
+        HashSet<string>? calls = null;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            if (message?.Role == "assistant")
+            {
+                foreach (var id in RequestShapes.ToolCallIds(message.ToolCalls))
+                {
+                    (calls ??= new HashSet<string>(StringComparer.Ordinal)).Add(id);
+                }
+            }
+            else if (message is { Role: "tool", ToolCallId: { Length: > 0 } id } && calls?.Contains(id) != true)
+            {
+                context.AddFailure($"Messages[{i}].ToolCallId", $"The tool message answers the tool call '{id}', which no earlier assistant message made.");
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -71,6 +72,183 @@ public static partial class RequestShapes
             && function.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && FunctionName().IsMatch(name.GetString()!)
             && (!function.TryGetProperty("parameters", out var parameters) || parameters.ValueKind == JsonValueKind.Object)
             && (!function.TryGetProperty("description", out var description) || description.ValueKind == JsonValueKind.String);
+    }
+
+    /// <summary>
+    /// What is wrong with a message's inline media, or null: an image given as a data URL must be
+    /// <c>data:image/…;base64,</c> and valid base64; an audio part is <c>{"data": base64, "format": "wav" or "mp3"}</c>.
+    /// </summary>
+    public static string? InlineMediaError(JsonElement? content)
+    {
+        if (content is not { ValueKind: JsonValueKind.Array } parts)
+        {
+            return null;
+        }
+
+        foreach (var part in parts.EnumerateArray())
+        {
+            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type))
+            {
+                continue;
+            }
+
+            if (type.ValueEquals("image_url") && ImageUrl(part) is { } url && url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+            {
+                var comma = url.IndexOf(',', StringComparison.Ordinal);
+                var header = comma < 0 ? string.Empty : url[5..comma];
+                if (!header.StartsWith("image/", StringComparison.OrdinalIgnoreCase) || header.Split(';')[0].Length <= "image/".Length
+                    || !header.EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
+                {
+                    return "An inline image must be a base64 data URL of an image, such as 'data:image/png;base64,iVBORw0...'.";
+                }
+
+                if (!IsBase64(url.AsSpan(comma + 1)))
+                {
+                    return "The data of an inline image is not valid base64.";
+                }
+            }
+            else if (type.ValueEquals("input_audio"))
+            {
+                if (!part.TryGetProperty("input_audio", out var audio) || audio.ValueKind != JsonValueKind.Object
+                    || !audio.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.String
+                    || !audio.TryGetProperty("format", out var format) || !(format.ValueEquals("wav") || format.ValueEquals("mp3")))
+                {
+                    return "An 'input_audio' part needs 'input_audio': {\"data\": base64 audio, \"format\": \"wav\" or \"mp3\"}.";
+                }
+
+                if (!IsBase64(data.GetString()))
+                {
+                    return "The data of an 'input_audio' part is not valid base64.";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsBase64(ReadOnlySpan<char> text) => !text.IsEmpty && Base64.IsValid(text);
+
+    /// <summary>
+    /// What is wrong with an assistant message's <c>tool_calls</c>, or null: an array of calls, each with a
+    /// string <c>id</c>; a <c>function</c> call names its function and gives its arguments as a string.
+    /// </summary>
+    public static string? ToolCallsError(JsonElement? toolCalls)
+    {
+        const string Shape = "'tool_calls' must be an array of {\"id\": string, \"type\": \"function\", \"function\": {\"name\": string, \"arguments\": a JSON string}}.";
+        if (toolCalls is null or { ValueKind: JsonValueKind.Null })
+        {
+            return null;
+        }
+
+        if (toolCalls.Value.ValueKind != JsonValueKind.Array)
+        {
+            return Shape;
+        }
+
+        foreach (var call in toolCalls.Value.EnumerateArray())
+        {
+            if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String || id.GetString()!.Length == 0)
+            {
+                return Shape;
+            }
+
+            var type = call.TryGetProperty("type", out var t) ? t : default;
+            if (type.ValueKind is JsonValueKind.Undefined || type.ValueEquals("function"))
+            {
+                if (!call.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
+                    || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String
+                    || !function.TryGetProperty("arguments", out var arguments) || arguments.ValueKind != JsonValueKind.String)
+                {
+                    return Shape;
+                }
+            }
+            else if (type.ValueKind != JsonValueKind.String)
+            {
+                return Shape;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The ids of an assistant message's tool calls.</summary>
+    public static IEnumerable<string> ToolCallIds(JsonElement? toolCalls) =>
+        toolCalls is { ValueKind: JsonValueKind.Array } calls
+            ? calls.EnumerateArray()
+                .Where(c => c.ValueKind == JsonValueKind.Object && c.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+                .Select(c => c.GetProperty("id").GetString()!)
+            : [];
+
+    /// <summary>
+    /// A tool choice the tools can satisfy: <c>required</c> or a named tool needs tools, and a named
+    /// function must be one of them. (The shape itself is <see cref="IsValidToolChoice"/>'s.)
+    /// </summary>
+    public static string? ToolChoiceError(JsonElement? choice, JsonElement? tools)
+    {
+        var hasTools = tools is { ValueKind: JsonValueKind.Array } array && array.GetArrayLength() > 0;
+        switch (choice)
+        {
+            case { ValueKind: JsonValueKind.String } text when text.ValueEquals("required") && !hasTools:
+                return "'tool_choice' is \"required\" but the request has no 'tools'.";
+            case { ValueKind: JsonValueKind.Object } named:
+                if (!hasTools)
+                {
+                    return "'tool_choice' names a tool but the request has no 'tools'.";
+                }
+
+                if (!named.TryGetProperty("type", out var type) || !type.ValueEquals("function"))
+                {
+                    return null;
+                }
+
+                if (!named.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
+                    || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+                {
+                    return "'tool_choice' of type \"function\" must be {\"type\": \"function\", \"function\": {\"name\": string}}.";
+                }
+
+                var wanted = name.GetString()!;
+                return FunctionNames(tools!.Value).Contains(wanted, StringComparer.Ordinal)
+                    ? null
+                    : $"'tool_choice' names the function '{wanted}', which is not among the request's 'tools'.";
+            default:
+                return null;
+        }
+    }
+
+    private static IEnumerable<string> FunctionNames(JsonElement tools) =>
+        tools.EnumerateArray()
+            .Where(t => t.ValueKind == JsonValueKind.Object && t.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object
+                && f.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String)
+            .Select(t => t.GetProperty("function").GetProperty("name").GetString()!);
+
+    /// <summary>
+    /// <c>{"type": "text"}</c>, <c>{"type": "json_object"}</c>, or <c>{"type": "json_schema", "json_schema":
+    /// {"name": …, "schema": {…}, "strict": bool}}</c> with a name like a function's.
+    /// </summary>
+    public static bool IsValidResponseFormat(JsonElement? format)
+    {
+        if (format is null or { ValueKind: JsonValueKind.Null })
+        {
+            return true;
+        }
+
+        if (format.Value.ValueKind != JsonValueKind.Object || !format.Value.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+        {
+            return false;
+        }
+
+        if (type.ValueEquals("text") || type.ValueEquals("json_object"))
+        {
+            return true;
+        }
+
+        return type.ValueEquals("json_schema")
+            && format.Value.TryGetProperty("json_schema", out var schema) && schema.ValueKind == JsonValueKind.Object
+            && schema.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && FunctionName().IsMatch(name.GetString()!)
+            && (!schema.TryGetProperty("schema", out var body) || body.ValueKind == JsonValueKind.Object)
+            && (!schema.TryGetProperty("strict", out var strict) || strict.ValueKind is JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null)
+            && (!schema.TryGetProperty("description", out var description) || description.ValueKind == JsonValueKind.String);
     }
 
     /// <summary>An image part's URL: <c>image_url</c> as a string or as <c>{"url": ...}</c>; null when absent.</summary>

@@ -55,6 +55,7 @@ public sealed class ValidationService(IValidator<ChatCompletionRequest> validato
         "FrequencyPenalty" => "frequency_penalty",
         "StreamOptions" => "stream_options",
         "ToolChoice" => "tool_choice",
-        _ => propertyName.Replace("ToolCallId", "tool_call_id", StringComparison.Ordinal).ToLowerInvariant(),
+        "ResponseFormat" => "response_format",
+        _ => propertyName.Replace("ToolCallId", "tool_call_id", StringComparison.Ordinal).Replace("ToolCalls", "tool_calls", StringComparison.Ordinal).ToLowerInvariant(),
     };
 }

@@ -62,14 +62,26 @@ public static class AnthropicRequests
                 throw new AnthropicRequestException("system: must be a string or an array of text blocks.", "system");
         }
 
+        var toolUses = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < messages.Count; i++)
         {
-            translated.AddRange(TranslateMessage(messages[i] as JsonObject ?? throw new AnthropicRequestException($"messages.{i}: must be an object.", $"messages.{i}"), i));
+            translated.AddRange(TranslateMessage(messages[i] as JsonObject ?? throw new AnthropicRequestException($"messages.{i}: must be an object.", $"messages.{i}"), i, toolUses));
+        }
+
+        // Anthropic's own ranges, narrower than OpenAI's that validation applies to the translated request.
+        if (body["temperature"] is JsonValue temperature && temperature.GetValue<double>() is < 0 or > 1)
+        {
+            throw new AnthropicRequestException("temperature: must be between 0 and 1.", "temperature");
         }
 
         var extra = new Dictionary<string, JsonElement>();
         if (body["top_k"] is { } topK)
         {
+            if (topK is not JsonValue k || !k.TryGetValue<int>(out var topKValue) || topKValue < 0)
+            {
+                throw new AnthropicRequestException("top_k: must be an integer of 0 or more.", "top_k");
+            }
+
             extra["top_k"] = Element(topK);
         }
 
@@ -89,12 +101,12 @@ public static class AnthropicRequests
             Stop = body["stop_sequences"] is JsonArray stops && stops.Count > 0 ? Element(stops) : null,
             User = body["metadata"]?["user_id"]?.GetValue<string>(),
             Tools = body["tools"] is JsonArray tools && tools.Count > 0 ? Element(new JsonArray(tools.Select((t, i) => (JsonNode)Tool(t, i)).ToArray())) : null,
-            ToolChoice = body["tool_choice"] is JsonObject choice ? ToolChoice(choice) : null,
+            ToolChoice = body["tool_choice"] is JsonObject choice ? ToolChoice(choice, body["tools"] as JsonArray) : null,
             Extra = extra.Count > 0 ? extra : null,
         };
     }
 
-    private static List<ChatMessage> TranslateMessage(JsonObject message, int index)
+    private static List<ChatMessage> TranslateMessage(JsonObject message, int index, HashSet<string> toolUses)
     {
         var role = message["role"]?.GetValue<string>();
         if (role is not ("user" or "assistant"))
@@ -113,11 +125,11 @@ public static class AnthropicRequests
             throw new AnthropicRequestException($"messages.{index}.content: Field required (a string or an array of content blocks).", $"messages.{index}.content");
         }
 
-        return role == "user" ? UserMessages(blocks, index) : [AssistantMessage(blocks, index)];
+        return role == "user" ? UserMessages(blocks, index, toolUses) : [AssistantMessage(blocks, index, toolUses)];
     }
 
-    /// <summary>Tool results become tool messages, ahead of the user's other content (OpenAI's order).</summary>
-    private static List<ChatMessage> UserMessages(JsonArray blocks, int index)
+    /// <summary>Tool results become tool messages, ahead of the user's other content (OpenAI's order); each answers an earlier tool_use.</summary>
+    private static List<ChatMessage> UserMessages(JsonArray blocks, int index, HashSet<string> toolUses)
     {
         var result = new List<ChatMessage>();
         var parts = new JsonArray();
@@ -134,6 +146,11 @@ public static class AnthropicRequests
                     break;
                 case "tool_result":
                     var id = block!["tool_use_id"]?.GetValue<string>() ?? throw new AnthropicRequestException($"messages.{index}.content: a tool_result needs tool_use_id.", $"messages.{index}.content");
+                    if (!toolUses.Contains(id))
+                    {
+                        throw new AnthropicRequestException($"messages.{index}.content: the tool_result for '{id}' answers no tool_use block of an earlier assistant message.", $"messages.{index}.content");
+                    }
+
                     var resultText = block["content"] switch
                     {
                         null => string.Empty,
@@ -163,7 +180,7 @@ public static class AnthropicRequests
         return result;
     }
 
-    private static ChatMessage AssistantMessage(JsonArray blocks, int index)
+    private static ChatMessage AssistantMessage(JsonArray blocks, int index, HashSet<string> toolUses)
     {
         var text = new List<string>();
         var calls = new JsonArray();
@@ -175,13 +192,21 @@ public static class AnthropicRequests
                     text.Add(Text(block, $"messages.{index}.content"));
                     break;
                 case "tool_use":
+                    var id = block["id"]?.GetValue<string>();
+                    var name = block["name"]?.GetValue<string>();
+                    if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(name))
+                    {
+                        throw new AnthropicRequestException($"messages.{index}.content: a tool_use block needs an id and a name.", $"messages.{index}.content");
+                    }
+
+                    toolUses.Add(id);
                     calls.Add(new JsonObject
                     {
-                        ["id"] = block["id"]?.GetValue<string>(),
+                        ["id"] = id,
                         ["type"] = "function",
                         ["function"] = new JsonObject
                         {
-                            ["name"] = block["name"]?.GetValue<string>(),
+                            ["name"] = name,
                             ["arguments"] = block["input"]?.ToJsonString() ?? "{}",
                         },
                     });
@@ -206,12 +231,18 @@ public static class AnthropicRequests
         var source = block["source"] as JsonObject ?? throw new AnthropicRequestException($"messages.{index}.content: an image needs a source.", $"messages.{index}.content");
         var url = source["type"]?.GetValue<string>() switch
         {
-            "base64" => $"data:{source["media_type"]?.GetValue<string>()};base64,{source["data"]?.GetValue<string>()}",
+            "base64" => $"data:{ImageMediaType(source, index)};base64,{source["data"]?.GetValue<string>()}",
             "url" => source["url"]?.GetValue<string>(),
             var other => throw new AnthropicRequestException($"messages.{index}.content: image source type '{other}' is not supported (use base64 or url).", $"messages.{index}.content"),
         };
         return new JsonObject { ["type"] = "image_url", ["image_url"] = new JsonObject { ["url"] = url } };
     }
+
+    /// <summary>The media types Anthropic takes for a base64 image.</summary>
+    private static string ImageMediaType(JsonObject source, int index) =>
+        source["media_type"]?.GetValue<string>() is "image/jpeg" or "image/png" or "image/gif" or "image/webp"
+            ? source["media_type"]!.GetValue<string>()
+            : throw new AnthropicRequestException($"messages.{index}.content: an image's media_type must be image/jpeg, image/png, image/gif or image/webp.", $"messages.{index}.content");
 
     private static JsonObject Tool(JsonNode? tool, int index)
     {
@@ -226,14 +257,23 @@ public static class AnthropicRequests
         return new JsonObject { ["type"] = "function", ["function"] = function };
     }
 
-    private static JsonElement? ToolChoice(JsonObject choice) => choice["type"]?.GetValue<string>() switch
+    private static JsonElement? ToolChoice(JsonObject choice, JsonArray? tools) => choice["type"]?.GetValue<string>() switch
     {
         "auto" => JsonSerializer.SerializeToElement("auto"),
         "any" => JsonSerializer.SerializeToElement("required"),
         "none" => JsonSerializer.SerializeToElement("none"),
-        "tool" => Element(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = choice["name"]?.GetValue<string>() } }),
+        "tool" => Element(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = ChosenTool(choice, tools) } }),
         var other => throw new AnthropicRequestException($"tool_choice.type: '{other}' is not one of auto, any, tool, none.", "tool_choice"),
     };
+
+    /// <summary>The tool a <c>{"type": "tool"}</c> choice names: one of the request's tools.</summary>
+    private static string ChosenTool(JsonObject choice, JsonArray? tools)
+    {
+        var name = choice["name"]?.GetValue<string>();
+        return name is not null && tools?.Any(t => t?["name"]?.GetValue<string>() == name) == true
+            ? name
+            : throw new AnthropicRequestException($"tool_choice.name: '{name}' is not the name of one of the request's tools.", "tool_choice");
+    }
 
     private static string Text(JsonNode? block, string where) =>
         block?["type"]?.GetValue<string>() == "text" && block["text"] is JsonValue text

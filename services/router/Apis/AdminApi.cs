@@ -2,6 +2,7 @@ using System.Globalization;
 using AiMesh.Contracts;
 using AiMesh.Router.Auth;
 using AiMesh.Router.Caching;
+using AiMesh.Router.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AiMesh.Router.Apis;
@@ -21,13 +22,20 @@ public static class AdminApi
             QueryAsync(request, CostGrouping, ledger, time, cancellationToken));
         group.MapGet("/usage/requests/{requestId}", GetRecordAsync);
         group.MapGet("/budget-alerts", GetBudgetAlertsAsync);
-        group.MapGet("/tenants/{tenantId}/quota", (string tenantId, IQuotaClient quota, CancellationToken cancellationToken) =>
-            GetQuotaAsync(QuotaSubjects.Tenant(tenantId), quota, cancellationToken));
-        group.MapGet("/deployments/{deploymentId}/quota", (string deploymentId, IQuotaClient quota, CancellationToken cancellationToken) =>
-            GetQuotaAsync(QuotaSubjects.Deployment(deploymentId), quota, cancellationToken));
+        // A subject that does not exist is 404, not a quota of zeros: an admin's typo must not look like an idle tenant.
+        group.MapGet("/tenants/{tenantId}/quota", async (string tenantId, TenantDirectory tenants, IQuotaClient quota, CancellationToken cancellationToken) =>
+            tenantId == TenantAuthenticator.MasterTenant || await tenants.GetTenantAsync(tenantId, cancellationToken) is not null
+                ? await GetQuotaAsync(QuotaSubjects.Tenant(tenantId), quota, cancellationToken)
+                : Missing("Tenant", tenantId));
+        group.MapGet("/deployments/{deploymentId}/quota", async (string deploymentId, IProviderAdapterClient providers, IQuotaClient quota, CancellationToken cancellationToken) =>
+            (await providers.GetDeploymentsAsync(cancellationToken)).Any(d => d.Id == deploymentId)
+                ? await GetQuotaAsync(QuotaSubjects.Deployment(deploymentId), quota, cancellationToken)
+                : Missing("Deployment", deploymentId));
         group.MapDelete("/cache", ClearCacheAsync);
-        group.MapGet("/keys/{keyId}/quota", (string keyId, IQuotaClient quota, CancellationToken cancellationToken) =>
-            GetQuotaAsync(QuotaSubjects.Key(keyId), quota, cancellationToken));
+        group.MapGet("/keys/{keyId}/quota", async (string keyId, TenantDirectory tenants, IQuotaClient quota, CancellationToken cancellationToken) =>
+            await tenants.KeyExistsAsync(keyId, cancellationToken)
+                ? await GetQuotaAsync(QuotaSubjects.Key(keyId), quota, cancellationToken)
+                : Missing("Key", keyId));
         group.MapGet("/health-alerts", GetHealthAlertsAsync);
         group.MapGet("/circuit-breakers", async (IProviderAdapterClient providers, CancellationToken cancellationToken) =>
             TypedResults.Ok((await providers.GetDeploymentsAsync(cancellationToken)).Select(d => new BreakerView(d.Id, d.Provider, d.BreakerState)).ToList()));
@@ -112,8 +120,11 @@ public static class AdminApi
 
     public sealed record BreakerView(string DeploymentId, string Provider, string State);
 
-    private static async Task<Ok<QuotaStatus>> GetQuotaAsync(string subject, IQuotaClient quota, CancellationToken cancellationToken) =>
+    private static async Task<Results<Ok<QuotaStatus>, ProblemHttpResult>> GetQuotaAsync(string subject, IQuotaClient quota, CancellationToken cancellationToken) =>
         TypedResults.Ok(await quota.GetStatusAsync(subject, cancellationToken));
+
+    private static Results<Ok<QuotaStatus>, ProblemHttpResult> Missing(string what, string id) =>
+        TypedResults.Problem($"{what} '{id}' does not exist.", statusCode: 404);
 
     /// <summary>Clears the response cache: all of it, or <c>?tenant=</c>, or <c>?alias=</c> (a model name or alias).</summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> ClearCacheAsync(string? tenant, string? alias, ResponseCache cache, CancellationToken cancellationToken)

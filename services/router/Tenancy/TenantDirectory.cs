@@ -160,6 +160,10 @@ public sealed class TenantDirectory(IStateStore state, TimeProvider time)
         throw new InvalidOperationException($"Key {keyId} could not be revoked: too many concurrent writers.");
     }
 
+    /// <summary>Whether a key with this id was ever issued (revoked and expired ones included).</summary>
+    public async Task<bool> KeyExistsAsync(string keyId, CancellationToken cancellationToken) =>
+        await GetKeyAsync(keyId, cancellationToken) is not null;
+
     private async Task<StateItem<VirtualKey>?> GetKeyAsync(string keyId, CancellationToken cancellationToken)
     {
         var hash = (await state.GetAsync<string>(KeyById(keyId), cancellationToken))?.Value;

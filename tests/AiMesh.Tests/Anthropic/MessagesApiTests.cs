@@ -163,6 +163,13 @@ public sealed class MessagesApiTests
     [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"system\",\"content\":\"Hi\"}]}", "role")]
     [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"file\"}}]}]}", "image source")]
     [InlineData("{\"model\":", "JSON")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"temperature\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "temperature: must be between 0 and 1")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"top_k\":-3,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "top_k")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"tools\":[{\"name\":\"get_weather\",\"input_schema\":{\"type\":\"object\"}}],\"tool_choice\":{\"type\":\"tool\",\"name\":\"nope\"},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "tool_choice.name")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_9\",\"content\":\"r\"}]}]}", "answers no tool_use")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"name\":\"f\",\"input\":{}}]}]}", "needs an id and a name")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"text/plain\",\"data\":\"aGk=\"}}]}]}", "media_type")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"%%%\"}}]}]}", "not valid base64")]
     public async Task Messages_InvalidBody_IsAnthropicInvalidRequestError(string body, string mentioned)
     {
         await using var fake = await Upstream.StartAsync("openai");

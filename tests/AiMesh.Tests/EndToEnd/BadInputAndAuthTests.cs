@@ -57,6 +57,12 @@ public sealed class BadInputAndAuthTests
         { "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"tool\", \"content\": \"42\"}]}", "invalid_request", "messages[0].tool_call_id" },
         { "{\"model\": \"gpt-4o-mini\", \"max_tokens\": 99999999999, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "invalid_json", "max_tokens" },
         { "{\"model\": \"gpt-4o-mini\", \"stop\": [1, 2], \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "invalid_request", "stop" },
+        { "{\"model\": \"gpt-4o-mini\", \"logit_bias\": {\"abc\": 500}, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "invalid_request", "logit_bias" },
+        { "{\"model\": \"gpt-4o-mini\", \"top_logprobs\": 5, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "invalid_request", "top_logprobs" },
+        { "{\"model\": \"gpt-4o-mini\", \"response_format\": {\"type\": \"json_schema\"}, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "invalid_request", "response_format" },
+        { "{\"model\": \"gpt-4o-mini\", \"tool_choice\": \"required\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "invalid_request", "tool_choice" },
+        { "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"tool\", \"tool_call_id\": \"call_9\", \"content\": \"42\"}]}", "invalid_request", "messages[1].tool_call_id" },
+        { "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\", \"image_url\": {\"url\": \"data:image/png;base64,!!!\"}}]}]}", "invalid_request", "messages[0].content" },
     };
 
     [Theory]
@@ -133,6 +139,98 @@ public sealed class BadInputAndAuthTests
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Empty(fake.Received);
+    }
+
+    private static ByteArrayContent Compressed(string json, string encoding)
+    {
+        using var output = new MemoryStream();
+        using (Stream compressor = encoding switch
+        {
+            "gzip" => new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+            "deflate" => new System.IO.Compression.ZLibStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+            _ => new System.IO.Compression.BrotliStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+        })
+        {
+            compressor.Write(Encoding.UTF8.GetBytes(json));
+        }
+
+        var content = new ByteArrayContent(output.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentEncoding.Add(encoding);
+        return content;
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("deflate")]
+    [InlineData("br")]
+    public async Task Chat_CompressedBody_IsReadUncompressed(string encoding)
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsync("/v1/chat/completions", Compressed(Gateway.ChatBody(content: "compressed hello").ToJsonString(), encoding));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        Assert.Contains("compressed hello", Assert.Single(fake.Received).Body!.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Chat_CompressedBodyOverTheLimitUncompressed_Returns413()
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        var settings = Gateway.OpenAiSettings(fake);
+        settings["AiMesh:Router:MaxRequestBodyBytes"] = "4096";
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
+        using var client = gateway.CreateClient();
+        // 200 KB of one letter compresses to a few hundred bytes: under the limit on the wire, far over it inflated.
+        using var content = Compressed(Gateway.ChatBody(content: new string('a', 200_000)).ToJsonString(), "gzip");
+        Assert.True(content.Headers.ContentLength < 4096);
+
+        using var response = await client.PostAsync("/v1/chat/completions", content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("uncompressed", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(fake.Received);
+    }
+
+    [Theory]
+    [InlineData("gzip", HttpStatusCode.BadRequest, "invalid_encoding")]
+    [InlineData("deflate", HttpStatusCode.BadRequest, "invalid_encoding")]
+    [InlineData("br", HttpStatusCode.BadRequest, "invalid_encoding")]
+    [InlineData("zstd", HttpStatusCode.UnsupportedMediaType, "unsupported_media_type")]
+    public async Task Chat_BodyNotInItsContentEncoding_Returns4xx(string encoding, HttpStatusCode status, string code)
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake));
+        using var client = gateway.CreateClient();
+        using var content = new StringContent(Gateway.ChatBody().ToJsonString(), Encoding.UTF8, "application/json");
+        content.Headers.ContentEncoding.Add(encoding);
+
+        using var response = await client.PostAsync("/v1/chat/completions", content);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(code, (await response.Content.ReadFromJsonAsync<JsonNode>())?["error"]?["code"]?.GetValue<string>());
+        Assert.Empty(fake.Received);
+    }
+
+    [Theory]
+    [InlineData("/admin/tenants/no-such-tenant/quota", "Tenant 'no-such-tenant' does not exist.")]
+    [InlineData("/admin/keys/no-such-key/quota", "Key 'no-such-key' does not exist.")]
+    [InlineData("/admin/deployments/no-such-deployment/quota", "Deployment 'no-such-deployment' does not exist.")]
+    public async Task Admin_QuotaOfUnknownSubject_Returns404(string path, string detail)
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.GetAsync(path);
+        using var master = await client.GetAsync("/admin/tenants/master/quota");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(detail, (await response.Content.ReadFromJsonAsync<JsonNode>())?["detail"]?.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, master.StatusCode);
     }
 
     [Fact]

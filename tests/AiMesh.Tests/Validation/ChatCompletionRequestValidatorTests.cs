@@ -41,7 +41,7 @@ public sealed class ChatCompletionRequestValidatorTests
     [Fact]
     public void Validate_AssistantWithToolCallsAndNoContent_IsValid()
     {
-        var assistant = new ChatMessage { Role = "assistant", ToolCalls = JsonSerializer.SerializeToElement(new[] { new { id = "c1", type = "function" } }) };
+        var assistant = new ChatMessage { Role = "assistant", ToolCalls = JsonSerializer.SerializeToElement(new[] { new { id = "c1", type = "function", function = new { name = "f", arguments = "{}" } } }) };
         var tool = new ChatMessage { Role = "tool", ToolCallId = "c1", Content = JsonSerializer.SerializeToElement("42") };
 
         Sut.TestValidate(Valid() with { Messages = [Valid().Messages![0], assistant, tool] }).ShouldNotHaveAnyValidationErrors();
@@ -87,9 +87,11 @@ public sealed class ChatCompletionRequestValidatorTests
     [InlineData("""{"type":"function","function":{"name":"x"}}""", true)]
     [InlineData("\"sometimes\"", false)]
     [InlineData("5", false)]
+    [InlineData("""{"type":"function","function":{"name":"not_offered"}}""", false)]
+    [InlineData("""{"type":"function","function":{}}""", false)]
     public void Validate_ToolChoice(string choice, bool valid)
     {
-        var result = Sut.TestValidate(Valid() with { ToolChoice = JsonDocument.Parse(choice).RootElement.Clone() });
+        var result = Sut.TestValidate(WithTools("""[{"type":"function","function":{"name":"x"}}]""") with { ToolChoice = JsonDocument.Parse(choice).RootElement.Clone() });
 
         if (valid)
         {
@@ -100,6 +102,120 @@ public sealed class ChatCompletionRequestValidatorTests
             result.ShouldHaveValidationErrorFor(r => r.ToolChoice);
         }
     }
+
+    [Theory]
+    [InlineData("\"required\"")]
+    [InlineData("""{"type":"function","function":{"name":"x"}}""")]
+    public void Validate_ToolChoiceWithoutTools_Fails(string choice)
+    {
+        var result = Sut.TestValidate(Valid() with { ToolChoice = JsonDocument.Parse(choice).RootElement.Clone() });
+
+        result.ShouldHaveValidationErrorFor(r => r.ToolChoice).WithErrorMessage(choice.StartsWith('{')
+            ? "'tool_choice' names a tool but the request has no 'tools'."
+            : "'tool_choice' is \"required\" but the request has no 'tools'.");
+    }
+
+    [Theory]
+    [InlineData("""{"type":"text"}""", true)]
+    [InlineData("""{"type":"json_object"}""", true)]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"answer","schema":{"type":"object"},"strict":true}}""", true)]
+    [InlineData("""{"type":"xml"}""", false)]
+    [InlineData("""{"type":"json_schema"}""", false)]
+    [InlineData("""{"type":"json_schema","json_schema":{"schema":{}}}""", false)]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"has space"}}""", false)]
+    [InlineData("""{"type":"json_schema","json_schema":{"name":"a","schema":"{}"}}""", false)]
+    [InlineData("\"json\"", false)]
+    public void Validate_ResponseFormat(string format, bool valid)
+    {
+        var result = Sut.TestValidate(Valid() with { ResponseFormat = JsonDocument.Parse(format).RootElement.Clone() });
+
+        if (valid)
+        {
+            result.ShouldNotHaveValidationErrorFor(r => r.ResponseFormat);
+        }
+        else
+        {
+            result.ShouldHaveValidationErrorFor(r => r.ResponseFormat);
+        }
+    }
+
+    private static ChatCompletionRequest WithExtra(string json) =>
+        Valid() with { Extra = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json) };
+
+    [Theory]
+    [InlineData("""{"logit_bias":{"50256":-100,"15339":2.5}}""")]
+    [InlineData("""{"logprobs":true,"top_logprobs":20}""")]
+    [InlineData("""{"logprobs":false}""")]
+    [InlineData("""{"parallel_tool_calls":false,"top_k":40}""")]
+    public void Validate_WellFormedExtraParameters_AreValid(string extra) =>
+        Sut.TestValidate(WithExtra(extra)).ShouldNotHaveAnyValidationErrors();
+
+    [Theory]
+    [InlineData("""{"logit_bias":{"abc":5}}""", "logit_bias")]
+    [InlineData("""{"logit_bias":{"50256":101}}""", "logit_bias")]
+    [InlineData("""{"logit_bias":{"50256":"5"}}""", "logit_bias")]
+    [InlineData("""{"logit_bias":[1]}""", "logit_bias")]
+    [InlineData("""{"logprobs":"yes"}""", "logprobs")]
+    [InlineData("""{"top_logprobs":5}""", "top_logprobs")]
+    [InlineData("""{"logprobs":true,"top_logprobs":21}""", "top_logprobs")]
+    [InlineData("""{"logprobs":true,"top_logprobs":1.5}""", "top_logprobs")]
+    [InlineData("""{"parallel_tool_calls":"no"}""", "parallel_tool_calls")]
+    public void Validate_MalformedExtraParameter_IsReportedUnderItsName(string extra, string param)
+    {
+        var result = Sut.TestValidate(WithExtra(extra));
+
+        Assert.Equal(param, Assert.Single(result.Errors).PropertyName);
+    }
+
+    [Fact]
+    public void Validate_ToolMessageAnsweringNoCall_Fails()
+    {
+        var assistant = new ChatMessage { Role = "assistant", ToolCalls = JsonSerializer.SerializeToElement(new[] { new { id = "c1", type = "function", function = new { name = "f", arguments = "{}" } } }) };
+        var orphan = new ChatMessage { Role = "tool", ToolCallId = "c2", Content = JsonSerializer.SerializeToElement("42") };
+
+        var result = Sut.TestValidate(Valid() with { Messages = [Valid().Messages![0], assistant, orphan] });
+
+        result.ShouldHaveValidationErrorFor("Messages[2].ToolCallId").WithErrorMessage("The tool message answers the tool call 'c2', which no earlier assistant message made.");
+    }
+
+    [Theory]
+    [InlineData("""{"role":"assistant","tool_calls":{"id":"c1"}}""")]
+    [InlineData("""{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]}""")]
+    [InlineData("""{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":{}}}]}""")]
+    [InlineData("""{"role":"assistant","tool_calls":[{"id":"c1","type":"function"}]}""")]
+    [InlineData("""{"role":"user","content":"hi","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]}""")]
+    public void Validate_MalformedToolCalls_FailOnToolCalls(string message) =>
+        Sut.TestValidate(Valid() with { Messages = [Valid().Messages![0], JsonSerializer.Deserialize<ChatMessage>(message)!] })
+            .ShouldHaveValidationErrorFor("Messages[1].ToolCalls");
+
+    [Theory]
+    [InlineData("data:image/png;base64,iVBORw0KGgo=", null)]
+    [InlineData("data:image/png;base64,!!!", "The data of an inline image is not valid base64.")]
+    [InlineData("data:image/png;base64,", "The data of an inline image is not valid base64.")]
+    [InlineData("data:text/plain;base64,aGVsbG8=", "An inline image must be a base64 data URL of an image, such as 'data:image/png;base64,iVBORw0...'.")]
+    [InlineData("data:image/png,rawbytes", "An inline image must be a base64 data URL of an image, such as 'data:image/png;base64,iVBORw0...'.")]
+    [InlineData("data:image/;base64,aGVsbG8=", "An inline image must be a base64 data URL of an image, such as 'data:image/png;base64,iVBORw0...'.")]
+    public void Validate_InlineImage_MustBeBase64Image(string url, string? error)
+    {
+        var result = Sut.TestValidate(WithParts([new { type = "image_url", image_url = new { url } }]));
+
+        if (error is null)
+        {
+            result.ShouldNotHaveAnyValidationErrors();
+        }
+        else
+        {
+            result.ShouldHaveValidationErrorFor("Messages[0].Content").WithErrorMessage(error);
+        }
+    }
+
+    [Theory]
+    [InlineData("UklGRg==", "wav", true)]
+    [InlineData("SUQz", "mp3", true)]
+    [InlineData("@@", "wav", false)]
+    [InlineData("UklGRg==", "ogg", false)]
+    public void Validate_InputAudio_NeedsBase64AndAKnownFormat(string data, string format, bool valid) =>
+        Assert.Equal(valid, Sut.TestValidate(WithParts([new { type = "input_audio", input_audio = new { data, format } }])).IsValid);
 
     [Fact]
     public void Validate_PartsWithoutTheirPayload_Fail()
