@@ -25,6 +25,7 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
         RuleFor(r => r.Messages).NotNull().WithMessage("'messages' is required.")
             .Must(m => m is null || m.Count > 0).WithMessage("'messages' must contain at least one message.")
             .Must(m => m is null || m.Count <= limits.MaxMessages).WithMessage($"'messages' must contain at most {limits.MaxMessages} messages.")
+            .Must(m => m is null || m.All(message => message is not null)).WithMessage("Each entry of 'messages' must be a message object, not null.")
             .Must(m => RequestShapes.CountImages(m) <= limits.MaxImages).WithMessage($"A request may hold at most {limits.MaxImages} images.");
         // One rule per message rather than a child validator of seven: FluentValidation builds each child
         // rule's property path ("messages[3].content") before running it, which cost more than the checks.
@@ -91,6 +92,18 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
         if (message.Role is "user" or "system" or "developer" && content is not { ValueKind: JsonValueKind.String or JsonValueKind.Array })
         {
             Fail(nameof(ChatMessage.Content), "'content' is required for this role.");
+        }
+
+        if (content is { ValueKind: JsonValueKind.Array } array && array.GetArrayLength() == 0)
+        {
+            Fail(nameof(ChatMessage.Content), "'content' must not be an empty array: give at least one content part, or a string.");
+        }
+
+        // (A legacy function_call, or an audio reference, also stands for the content.)
+        var saysNothing = content is null or { ValueKind: JsonValueKind.Null } && message.ToolCalls is null or { ValueKind: JsonValueKind.Null };
+        if (message.Role == "assistant" && saysNothing && message.Extra?.ContainsKey("function_call") != true && message.Extra?.ContainsKey("audio") != true)
+        {
+            Fail(nameof(ChatMessage.Content), "An assistant message needs 'content' or 'tool_calls'.");
         }
 
         if (!RequestShapes.HaveWellFormedParts(content))

@@ -20,7 +20,7 @@ public static partial class RequestShapes
 
     /// <summary>The image parts of all messages.</summary>
     public static int CountImages(IEnumerable<Contracts.ChatMessage>? messages) =>
-        messages?.Sum(m => m.Content is { ValueKind: JsonValueKind.Array } parts
+        messages?.Sum(m => m?.Content is { ValueKind: JsonValueKind.Array } parts
             ? parts.EnumerateArray().Count(p => p.ValueKind == JsonValueKind.Object && p.TryGetProperty("type", out var t) && t.ValueEquals("image_url"))
             : 0) ?? 0;
 

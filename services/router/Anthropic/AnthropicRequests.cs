@@ -74,6 +74,16 @@ public static class AnthropicRequests
             throw new AnthropicRequestException("temperature: must be between 0 and 1.", "temperature");
         }
 
+        if (body["stop_sequences"] is { } stopSequences && (stopSequences is not JsonArray list || list.Any(stop => stop is not JsonValue v || !v.TryGetValue<string>(out _))))
+        {
+            throw new AnthropicRequestException("stop_sequences: must be an array of strings.", "stop_sequences");
+        }
+
+        if (body["tools"] is { } toolList && toolList is not JsonArray)
+        {
+            throw new AnthropicRequestException("tools: must be an array of tools.", "tools");
+        }
+
         var extra = new Dictionary<string, JsonElement>();
         if (body["top_k"] is { } topK)
         {
@@ -123,6 +133,11 @@ public static class AnthropicRequests
         if (content is not JsonArray blocks)
         {
             throw new AnthropicRequestException($"messages.{index}.content: Field required (a string or an array of content blocks).", $"messages.{index}.content");
+        }
+
+        if (blocks.Count == 0)
+        {
+            throw new AnthropicRequestException($"messages.{index}.content: must hold at least one content block.", $"messages.{index}.content");
         }
 
         return role == "user" ? UserMessages(blocks, index, toolUses) : [AssistantMessage(blocks, index, toolUses)];

@@ -170,6 +170,9 @@ public sealed class MessagesApiTests
     [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"name\":\"f\",\"input\":{}}]}]}", "needs an id and a name")]
     [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"text/plain\",\"data\":\"aGk=\"}}]}]}", "media_type")]
     [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"%%%\"}}]}]}", "not valid base64")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"stop_sequences\":\"END\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "stop_sequences")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"tools\":{\"name\":\"x\"},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "tools: must be an array")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[]}]}", "at least one content block")]
     public async Task Messages_InvalidBody_IsAnthropicInvalidRequestError(string body, string mentioned)
     {
         await using var fake = await Upstream.StartAsync("openai");

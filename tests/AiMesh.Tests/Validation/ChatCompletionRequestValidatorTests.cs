@@ -248,6 +248,8 @@ public sealed class ChatCompletionRequestValidatorTests
         { """{"role":"user","content":[{"type":"text"}]}""", "Messages[1].Content", "A 'text' part needs a string 'text' and an 'image_url' part an 'image_url' with a string 'url'." },
         { """{"role":"user","content":[{"type":"image_url","image_url":{"url":"file:///etc/passwd"}}]}""", "Messages[1].Content", "'image_url.url' must be an http or https URL, or a base64 data URL." },
         { """{"role":"tool","content":"42"}""", "Messages[1].ToolCallId", "'tool_call_id' is required for a tool message." },
+        { """{"role":"user","content":[]}""", "Messages[1].Content", "'content' must not be an empty array: give at least one content part, or a string." },
+        { """{"role":"assistant","content":null}""", "Messages[1].Content", "An assistant message needs 'content' or 'tool_calls'." },
     };
 
     [Theory]
