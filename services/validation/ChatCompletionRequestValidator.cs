@@ -108,7 +108,7 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
 
         if (!RequestShapes.HaveWellFormedParts(content))
         {
-            Fail(nameof(ChatMessage.Content), "A 'text' part needs a string 'text' and an 'image_url' part an 'image_url' with a string 'url'.");
+            Fail(nameof(ChatMessage.Content), "A 'text' part needs a string 'text', an 'image_url' part an 'image_url' with a string 'url', and a 'file' part a 'file' with a string 'file_data' or 'file_id'.");
         }
 
         if (RequestShapes.LargestInlineImageBytes(content) > limits.MaxImageBytes)
@@ -186,7 +186,7 @@ public sealed class ChatCompletionRequestValidator : AbstractValidator<ChatCompl
     private static bool HaveFetchableImageUrls(JsonElement? content) =>
         content is not { ValueKind: JsonValueKind.Array } array || array.EnumerateArray().All(part =>
             part.ValueKind != JsonValueKind.Object
-            || !part.TryGetProperty("type", out var type) || !type.ValueEquals("image_url")
+            || !part.TryGetProperty("type", out var type) || !type.IsText("image_url")
             || RequestShapes.ImageUrl(part) is not { } url
             || IsAllowedImageUrl(url));
 

@@ -15,13 +15,30 @@ public static partial class RequestShapes
             {
                 "text" => part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String,
                 "image_url" => ImageUrl(part) is not null,
+                "file" => IsWellFormedFile(part),
                 _ => true,
             });
+
+    /// <summary>A file part: <c>"file": {"file_data": a base64 data URL, or "file_id": string, "filename": string}</c>.</summary>
+    private static bool IsWellFormedFile(JsonElement part)
+    {
+        if (!part.TryGetProperty("file", out var file) || file.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        var data = file.TryGetProperty("file_data", out var d) ? d : default;
+        var id = file.TryGetProperty("file_id", out var i) ? i : default;
+        return (data.ValueKind == JsonValueKind.String || id.ValueKind == JsonValueKind.String)
+            && data.ValueKind is JsonValueKind.Undefined or JsonValueKind.String
+            && id.ValueKind is JsonValueKind.Undefined or JsonValueKind.String
+            && (!file.TryGetProperty("filename", out var name) || name.ValueKind == JsonValueKind.String);
+    }
 
     /// <summary>The image parts of all messages.</summary>
     public static int CountImages(IEnumerable<Contracts.ChatMessage>? messages) =>
         messages?.Sum(m => m?.Content is { ValueKind: JsonValueKind.Array } parts
-            ? parts.EnumerateArray().Count(p => p.ValueKind == JsonValueKind.Object && p.TryGetProperty("type", out var t) && t.ValueEquals("image_url"))
+            ? parts.EnumerateArray().Count(p => p.ValueKind == JsonValueKind.Object && p.TryGetProperty("type", out var t) && t.IsText("image_url"))
             : 0) ?? 0;
 
     /// <summary>The decoded size of the largest inline (data URL) image of a message, estimated from its base64 length.</summary>
@@ -63,7 +80,7 @@ public static partial class RequestShapes
             return false;
         }
 
-        if (!type.ValueEquals("function"))
+        if (!type.IsText("function"))
         {
             return true;
         }
@@ -92,7 +109,7 @@ public static partial class RequestShapes
                 continue;
             }
 
-            if (type.ValueEquals("image_url") && ImageUrl(part) is { } url && url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+            if (type.IsText("image_url") && ImageUrl(part) is { } url && url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
             {
                 var comma = url.IndexOf(',', StringComparison.Ordinal);
                 var header = comma < 0 ? string.Empty : url[5..comma];
@@ -107,11 +124,11 @@ public static partial class RequestShapes
                     return "The data of an inline image is not valid base64.";
                 }
             }
-            else if (type.ValueEquals("input_audio"))
+            else if (type.IsText("input_audio"))
             {
                 if (!part.TryGetProperty("input_audio", out var audio) || audio.ValueKind != JsonValueKind.Object
                     || !audio.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.String
-                    || !audio.TryGetProperty("format", out var format) || !(format.ValueEquals("wav") || format.ValueEquals("mp3")))
+                    || !audio.TryGetProperty("format", out var format) || !(format.IsText("wav") || format.IsText("mp3")))
                 {
                     return "An 'input_audio' part needs 'input_audio': {\"data\": base64 audio, \"format\": \"wav\" or \"mp3\"}.";
                 }
@@ -153,7 +170,7 @@ public static partial class RequestShapes
             }
 
             var type = call.TryGetProperty("type", out var t) ? t : default;
-            if (type.ValueKind is JsonValueKind.Undefined || type.ValueEquals("function"))
+            if (type.ValueKind is JsonValueKind.Undefined || type.IsText("function"))
             {
                 if (!call.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
                     || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String
@@ -188,7 +205,7 @@ public static partial class RequestShapes
         var hasTools = tools is { ValueKind: JsonValueKind.Array } array && array.GetArrayLength() > 0;
         switch (choice)
         {
-            case { ValueKind: JsonValueKind.String } text when text.ValueEquals("required") && !hasTools:
+            case { ValueKind: JsonValueKind.String } text when text.IsText("required") && !hasTools:
                 return "'tool_choice' is \"required\" but the request has no 'tools'.";
             case { ValueKind: JsonValueKind.Object } named:
                 if (!hasTools)
@@ -196,7 +213,7 @@ public static partial class RequestShapes
                     return "'tool_choice' names a tool but the request has no 'tools'.";
                 }
 
-                if (!named.TryGetProperty("type", out var type) || !type.ValueEquals("function"))
+                if (!named.TryGetProperty("type", out var type) || !type.IsText("function"))
                 {
                     return null;
                 }
@@ -238,12 +255,12 @@ public static partial class RequestShapes
             return false;
         }
 
-        if (type.ValueEquals("text") || type.ValueEquals("json_object"))
+        if (type.IsText("text") || type.IsText("json_object"))
         {
             return true;
         }
 
-        return type.ValueEquals("json_schema")
+        return type.IsText("json_schema")
             && format.Value.TryGetProperty("json_schema", out var schema) && schema.ValueKind == JsonValueKind.Object
             && schema.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && FunctionName().IsMatch(name.GetString()!)
             && (!schema.TryGetProperty("schema", out var body) || body.ValueKind == JsonValueKind.Object)

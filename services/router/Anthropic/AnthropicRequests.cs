@@ -170,7 +170,7 @@ public static class AnthropicRequests
                     {
                         null => string.Empty,
                         JsonValue value => value.GetValue<string>(),
-                        JsonArray inner => string.Join("\n", inner.Where(b => b?["type"]?.GetValue<string>() == "text").Select(b => b!["text"]!.GetValue<string>())),
+                        JsonArray inner => string.Join("\n", inner.Where(b => b?["type"]?.GetValue<string>() == "text").Select(b => Text(b, $"messages.{index}.content"))),
                         _ => throw new AnthropicRequestException($"messages.{index}.content: a tool_result's content must be a string or blocks.", $"messages.{index}.content"),
                     };
                     if (block["is_error"]?.GetValue<bool>() == true)

@@ -294,6 +294,12 @@ public sealed partial class EmbeddingsPipeline(
                     {
                         return GatewayError.BadRequest($"'input[{i}]' must be a non-empty string, a token id or a non-empty array of token ids.", $"input[{i}]");
                     }
+
+                    // One kind throughout, as OpenAI takes it: strings, or token ids, or arrays of token ids.
+                    if (items[i].ValueKind != items[0].ValueKind)
+                    {
+                        return GatewayError.BadRequest($"'input' mixes kinds: 'input[{i}]' is not like 'input[0]'; send strings, token ids, or arrays of token ids, one kind per request.", $"input[{i}]");
+                    }
                 }
 
                 break;

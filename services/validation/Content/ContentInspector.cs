@@ -195,7 +195,7 @@ internal static class MessageTexts
 
     private static string? TextOf(JsonElement part) =>
         part.ValueKind == JsonValueKind.Object
-        && part.TryGetProperty("type", out var type) && type.ValueEquals("text")
+        && part.TryGetProperty("type", out var type) && type.IsText("text")
         && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
             ? text.GetString()
             : null;

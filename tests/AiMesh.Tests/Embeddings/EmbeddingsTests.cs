@@ -124,6 +124,7 @@ public sealed class EmbeddingsTests
     [InlineData("{\"model\":\"text-embedding-3-small\",\"input\":\"\"}", "input")]
     [InlineData("{\"model\":\"text-embedding-3-small\",\"input\":[]}", "input")]
     [InlineData("{\"model\":\"text-embedding-3-small\",\"input\":[\"ok\",\"\"]}", "input[1]")]
+    [InlineData("{\"model\":\"text-embedding-3-small\",\"input\":[\"ok\",5]}", "input[1]")]
     [InlineData("{\"model\":\"text-embedding-3-small\"}", "input")]
     [InlineData("{\"input\":\"hello\"}", "model")]
     [InlineData("{\"model\":\"text-embedding-3-small\",\"input\":\"hello\",\"encoding_format\":\"int8\"}", "encoding_format")]
