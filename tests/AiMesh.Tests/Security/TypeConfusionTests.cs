@@ -100,6 +100,81 @@ public sealed class TypeConfusionTests
         Assert.True(failures.Count == 0, $"{failures.Count} of {count}:\n" + string.Join('\n', failures.Take(30)));
     }
 
+    private const string Tenant = """
+        {"id":"acme","name":"Acme","allowedModels":["gpt-4o-mini"],
+         "limits":{"requestsPerMinute":10,"burstRequests":5,"requestsPerHour":100,"tokensPerMinute":1000,"dailyBudgetUsd":1.5,"monthlyBudgetUsd":10},
+         "contentPolicy":{"screening":"block","pii":"redact","logPrompts":false}}
+        """;
+
+    private const string Key = """{"name":"ci","allowedModels":["gpt-4o-mini"],"limits":{"requestsPerMinute":10,"dailyBudgetUsd":1},"expiresAt":"2099-01-01T00:00:00Z"}""";
+
+    private const string Deployment = """
+        {"provider":"openai-compatible","baseUrl":"http://127.0.0.1:9/v1","model":"m","aliases":["a"],"apiKeys":["sk-test-123456"],
+         "priority":1,"weight":2,"enabled":true,"inputPricePerMillion":0.5,"outputPricePerMillion":1.5,"cachedInputPricePerMillion":0.1,
+         "capabilities":{"vision":true,"tools":true,"jsonMode":true,"contextWindow":8192,"embeddings":false}}
+        """;
+
+    /// <summary>
+    /// The admin bodies the same way: a refusal is ProblemDetails, never a 5xx. Each request goes to a path of
+    /// its own (a new tenant id, a new deployment id), so a mutation that is still valid creates rather than conflicts.
+    /// </summary>
+    [Theory]
+    [InlineData("POST", "/admin/tenants", Tenant)]
+    [InlineData("PUT", "/admin/tenants/acme", Tenant)]
+    [InlineData("POST", "/admin/tenants/acme/keys", Key)]
+    [InlineData("PUT", "/admin/deployments/d{n}", Deployment)]
+    public async Task EveryAdminValueReplacedByAnotherKind_IsNeverA5xx(string method, string path, string valid)
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        var settings = Gateway.OpenAiSettings(fake);
+        settings["AIMESH_ENCRYPTION_KEY"] = Catalog.KeyEncryptionTests.KeyOne;
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
+        using var client = gateway.CreateClient();
+        using (var create = await client.PostAsync("/admin/tenants", new StringContent("""{"id":"acme"}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Created, create.StatusCode);
+        }
+
+        var original = JsonNode.Parse(valid)!;
+        var failures = new List<string>();
+        var count = 0;
+        foreach (var location in Locations(original).Prepend([]))
+        {
+            foreach (var replacement in location.Length == 0 ? ["unchanged"] : Replacements)
+            {
+                count++;
+                var body = location.Length == 0 ? original.DeepClone() : Replace(original, location, JsonNode.Parse(replacement));
+                if (path == "/admin/tenants" && body is JsonObject tenant && tenant["id"] is JsonValue id && id.TryGetValue<string>(out var name) && name == "acme")
+                {
+                    tenant["id"] = $"t{count}";
+                }
+
+                using var request = new HttpRequestMessage(new HttpMethod(method), path.Replace("{n}", count.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal))
+                {
+                    Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
+                };
+                using var response = await client.SendAsync(request);
+                var status = (int)response.StatusCode;
+                var text = await response.Content.ReadAsStringAsync();
+                if (location.Length == 0 && status >= 300)
+                {
+                    failures.Add($"the unchanged body → {status} {text[..Math.Min(200, text.Length)]}");
+                }
+                else if (status >= 500)
+                {
+                    failures.Add($"{Describe(location)} = {replacement} → {status} {text[..Math.Min(160, text.Length)]}");
+                }
+                else if (status >= 400 && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+                {
+                    failures.Add($"{Describe(location)} = {replacement} → {status} as {response.Content.Headers.ContentType?.MediaType}: {text[..Math.Min(160, text.Length)]}");
+                }
+            }
+        }
+
+        Assert.True(count >= 50, $"only {count} requests");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {count}:\n" + string.Join('\n', failures.Take(30)));
+    }
+
     /// <summary>Every value of the document below its root, as the chain of keys and indexes that reaches it.</summary>
     private static List<object[]> Locations(JsonNode root)
     {
