@@ -42,6 +42,11 @@ public static class ProviderAdapterExtensions
         services.AddHttpClient(ProviderAdapterService.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
+                // One client serves every tenant: a cookie a provider sets must not ride on another tenant's
+                // requests. A redirect is never followed: it would carry the prompt, and keys sent in headers
+                // other than Authorization (Azure's api-key, Anthropic's x-api-key), to another address.
+                UseCookies = false,
+                AllowAutoRedirect = false,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 AutomaticDecompression = System.Net.DecompressionMethods.All,
                 ConnectTimeout = TimeSpan.FromSeconds(10),

@@ -104,8 +104,8 @@ public sealed partial class ProviderAdapterService(
             if (!response.IsSuccessStatusCode)
             {
                 LogProviderError(deployment.Id, status);
-                return Failed(deployment, request, status, FailureClassifier.Classify(response.StatusCode),
-                    wire.ReadError(System.Text.Encoding.UTF8.GetString(body), status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
+                var refusal = Refusal(wire, response, System.Text.Encoding.UTF8.GetString(body), apiKey);
+                return Failed(deployment, request, refusal.Status, refusal.Kind, refusal.Error, FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
             }
 
             WireCompletion completion;
@@ -207,8 +207,8 @@ public sealed partial class ProviderAdapterService(
             if (!response.IsSuccessStatusCode)
             {
                 LogProviderError(deployment.Id, status);
-                return Fail(deployment.Id, deployment.Provider, status, FailureClassifier.Classify(response.StatusCode),
-                    wire.ReadError(body, status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
+                var refusal = Refusal(wire, response, body, apiKey);
+                return Fail(deployment.Id, deployment.Provider, refusal.Status, refusal.Kind, refusal.Error, FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()));
             }
 
             (JsonElement Response, int PromptTokens) answer;
@@ -389,8 +389,9 @@ public sealed partial class ProviderAdapterService(
             var status = (int)response.StatusCode;
             LogProviderError(deployment.Id, status);
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
-            return (null, ErrorEvent(Failed(deployment, request, status, FailureClassifier.Classify(response.StatusCode),
-                wire.ReadError(body, status, apiKey), FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()))));
+            var refusal = Refusal(wire, response, body, apiKey);
+            return (null, ErrorEvent(Failed(deployment, request, refusal.Status, refusal.Kind, refusal.Error,
+                FailureClassifier.RetryAfterSeconds(response, time.GetUtcNow()))));
         }
     }
 
@@ -474,6 +475,12 @@ public sealed partial class ProviderAdapterService(
         Error = error,
         RetryAfterSeconds = retryAfter,
     };
+
+    /// <summary>What the caller is told of a provider answer that is not a success: its error, or 502 for a redirect.</summary>
+    private static (int Status, ProviderFailureKind Kind, ProviderError Error) Refusal(IProviderWire wire, HttpResponseMessage response, string body, string? apiKey) =>
+        FailureClassifier.IsUnexpected(response.StatusCode)
+            ? (502, ProviderFailureKind.Transient, FailureClassifier.UnexpectedStatusError(response.StatusCode))
+            : ((int)response.StatusCode, FailureClassifier.Classify(response.StatusCode), wire.ReadError(body, (int)response.StatusCode, apiKey));
 
     private static ProviderStreamEvent ErrorEvent(ProviderChatResult failed) => new()
     {

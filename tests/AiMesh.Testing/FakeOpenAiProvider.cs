@@ -26,6 +26,10 @@ public sealed record Fault
     public bool Reset { get; init; }
     /// <summary>Answer 200 with a body that is not JSON.</summary>
     public bool MalformedJson { get; init; }
+    /// <summary>Answer 307 Temporary Redirect to the same path and query at this origin (e.g. another fake's), with an empty body.</summary>
+    public string? RedirectTo { get; init; }
+    /// <summary>Answer normally, with this Set-Cookie header.</summary>
+    public string? SetCookie { get; init; }
     /// <summary>Start a (non-streaming) answer with a UTF-8 byte order mark, as some servers do.</summary>
     public bool Utf8ByteOrderMark { get; init; }
     /// <summary>On a stream: send this many chunks, then abort the connection.</summary>
@@ -36,6 +40,25 @@ public sealed record Fault
     public int? StreamErrorAfterChunks { get; init; }
     /// <summary>On a stream: send it whole in one write, as a provider that buffers its answer does.</summary>
     public bool WholeStream { get; init; }
+
+    /// <summary>Applies <see cref="SetCookie"/> and <see cref="RedirectTo"/>: true when the redirect answered the request.</summary>
+    public bool AnswersWithHeaders(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (SetCookie is not null)
+        {
+            context.Response.Headers.SetCookie = SetCookie;
+        }
+
+        if (RedirectTo is null)
+        {
+            return false;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+        context.Response.Headers.Location = new Uri(new Uri(RedirectTo), context.Request.Path + context.Request.QueryString).ToString();
+        return true;
+    }
 }
 
 /// <summary>A request the fake received.</summary>
@@ -168,6 +191,11 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
         }
 
         var fault = _faults.TryDequeue(out var queued) ? queued : StandingFault;
+        if (fault?.AnswersWithHeaders(context) == true)
+        {
+            return;
+        }
+
         if (fault?.Status is { } status)
         {
             context.Response.StatusCode = status;
@@ -231,6 +259,11 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
         if (fault?.Reset == true)
         {
             context.Abort();
+            return;
+        }
+
+        if (fault?.AnswersWithHeaders(context) == true)
+        {
             return;
         }
 

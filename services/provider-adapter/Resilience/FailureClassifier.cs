@@ -17,6 +17,17 @@ public static class FailureClassifier
         _ => false,
     };
 
+    /// <summary>
+    /// Neither a success nor an error: a redirect (the provider client follows none) or another 1xx/3xx.
+    /// The deployment's endpoint is wrong, not the request: the caller sees 502 and the router tries another deployment.
+    /// </summary>
+    public static bool IsUnexpected(HttpStatusCode status) => (int)status is < 200 or (>= 300 and < 400);
+
+    /// <summary>What the caller is told of a provider's status that <see cref="IsUnexpected"/>.</summary>
+    public static ProviderError UnexpectedStatusError(HttpStatusCode status) => new(
+        $"The provider answered HTTP {(int)status}, which is not an answer: AiMesh follows no redirects from providers (check the deployment's endpoint).",
+        "api_error", "bad_gateway");
+
     public static ProviderFailureKind Classify(HttpStatusCode status) =>
         (int)status < 400 ? ProviderFailureKind.None
         : IsTransient(status) ? ProviderFailureKind.Transient

@@ -120,6 +120,11 @@ public abstract class FakeProviderServer : IAsyncDisposable
             return null;
         }
 
+        if (fault?.AnswersWithHeaders(context) == true)
+        {
+            return null;
+        }
+
         if (fault?.Status is { } status)
         {
             if (fault.RetryAfter is not null)

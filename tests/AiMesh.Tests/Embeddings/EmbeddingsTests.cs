@@ -55,6 +55,24 @@ public sealed class EmbeddingsTests
         Assert.Equal(Cost(tokens, 0, 0), usage["total"]!["costUsd"]!.GetValue<decimal>());
     }
 
+    [Fact]
+    public async Task Embeddings_ProviderRedirects_Returns502WithoutFollowing()
+    {
+        await using var elsewhere = await FakeOpenAiProvider.StartAsync();
+        await using var primary = await FakeOpenAiProvider.StartAsync();
+        primary.StandingFault = new Fault { RedirectTo = elsewhere.BaseUrl };
+        await using var gateway = await EmbeddedGateway.StartAsync(Settings("openai", Model, Key, ("primary", primary.BaseUrl)));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/embeddings", new { model = Model, input = "hello" });
+        var error = await response.Content.ReadFromJsonAsync<JsonNode>();
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("redirect", error?["error"]?["message"]?.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Single(primary.Received);
+        Assert.Empty(elsewhere.Received);
+    }
+
     [Theory]
     [InlineData("gemini")]
     [InlineData("ollama")]

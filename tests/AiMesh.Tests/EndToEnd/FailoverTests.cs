@@ -98,6 +98,27 @@ public sealed class FailoverTests
         Assert.Equal("secondary", response.Headers.GetValues("x-aimesh-deployment").Single());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Chat_OnlyDeploymentRedirects_Returns502WithoutFollowing(bool stream)
+    {
+        await using var elsewhere = await FakeOpenAiProvider.StartAsync();
+        await using var primary = await FakeOpenAiProvider.StartAsync();
+        primary.StandingFault = new Fault { RedirectTo = elsewhere.BaseUrl };
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(primary));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/chat/completions", Gateway.ChatBody(stream: stream));
+        var error = await response.Content.ReadFromJsonAsync<JsonNode>();
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("redirect", error?["error"]?["message"]?.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("api_error", error?["error"]?["type"]?.GetValue<string>());
+        Assert.Single(primary.Received);
+        Assert.Empty(elsewhere.Received);
+    }
+
     [Fact]
     public async Task Chat_AnswerWithByteOrderMark_IsReadLikeAnyOther()
     {

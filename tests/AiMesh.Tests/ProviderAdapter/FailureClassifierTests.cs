@@ -24,6 +24,20 @@ public sealed class FailureClassifierTests
     public void Classify_Status_GivesKind(int status, ProviderFailureKind expected) =>
         Assert.Equal(expected, FailureClassifier.Classify((HttpStatusCode)status));
 
+    [Theory]
+    [InlineData(101, true)]
+    [InlineData(301, true)]
+    [InlineData(302, true)]
+    [InlineData(304, true)]
+    [InlineData(307, true)]
+    [InlineData(308, true)]
+    [InlineData(200, false)]
+    [InlineData(204, false)]
+    [InlineData(400, false)]
+    [InlineData(503, false)]
+    public void IsUnexpected_RedirectsAndInformationalStatuses(int status, bool expected) =>
+        Assert.Equal(expected, FailureClassifier.IsUnexpected((HttpStatusCode)status));
+
     [Fact]
     public void RetryAfterSeconds_ReadsDeltaDateAndMilliseconds()
     {

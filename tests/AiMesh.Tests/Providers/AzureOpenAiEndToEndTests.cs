@@ -132,6 +132,23 @@ public sealed class AzureOpenAiEndToEndTests
     }
 
     [Fact]
+    public async Task Chat_DeploymentRedirects_TheApiKeyHeaderGoesNowhereElse()
+    {
+        // HttpClient drops Authorization on a redirect but not Azure's api-key header: the gateway follows none.
+        await using var elsewhere = await StartFakeAsync();
+        await using var primary = await StartFakeAsync();
+        primary.StandingFault = new Fault { RedirectTo = elsewhere.BaseUrl };
+        await using var gateway = await EmbeddedGateway.StartAsync(Settings(("primary", primary)));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/chat/completions", WeatherBody(Model, stream: false));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(Key, Assert.Single(primary.Received).Header("api-key"));
+        Assert.Empty(elsewhere.Received);
+    }
+
+    [Fact]
     public async Task Breaker_DeploymentKeepsFailing_OpensAndRoutingSkipsIt()
     {
         await using var primary = await StartFakeAsync();

@@ -166,6 +166,47 @@ public abstract class ProviderEndToEndTests<TFake>
         Assert.Contains(stream ? "data: [DONE]" : "\"tool_calls\"", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Chat_ProviderRedirects_IsNotFollowedAndFailsOver(bool stream)
+    {
+        // A client that followed the redirect would hand this server the prompt and, in any header but
+        // Authorization, the provider key.
+        await using var elsewhere = await StartFakeAsync();
+        await using var primary = await StartFakeAsync();
+        primary.StandingFault = new Fault { RedirectTo = elsewhere.BaseUrl };
+        await using var secondary = await StartFakeAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Settings(("primary", primary), ("secondary", secondary)));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/chat/completions", WeatherBody(Model, stream));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("secondary", Header(response, "x-aimesh-deployment"));
+        Assert.Single(primary.Received);
+        Assert.Single(secondary.Received);
+        Assert.Empty(elsewhere.Received);
+    }
+
+    [Fact]
+    public async Task Chat_ProviderSetsACookie_ItIsNeverSentBack()
+    {
+        await using var fake = await StartFakeAsync();
+        fake.Enqueue(new Fault { SetCookie = "__cf_bm=tenant-a-session; Path=/; HttpOnly" });
+        await using var gateway = await EmbeddedGateway.StartAsync(Settings(("primary", fake)));
+        using var client = gateway.CreateClient();
+
+        using var first = await client.PostAsJsonAsync("/v1/chat/completions", WeatherBody(Model, stream: false));
+        using var second = await client.PostAsJsonAsync("/v1/chat/completions", WeatherBody(Model, stream: true));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.False(first.Headers.Contains("Set-Cookie"), "a provider's cookie reached the caller");
+        Assert.Equal(2, fake.Received.Count);
+        Assert.All(fake.Received, request => Assert.Null(request.Header("Cookie")));
+    }
+
     [Fact]
     public async Task Chat_ProviderAnswersMalformedJson_FailsOver()
     {
