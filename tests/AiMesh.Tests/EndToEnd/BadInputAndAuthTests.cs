@@ -41,6 +41,64 @@ public sealed class BadInputAndAuthTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/chat/completions", 405, "method_not_allowed")]
+    [InlineData("POST", "/v1/models", 405, "method_not_allowed")]
+    [InlineData("DELETE", "/v1/embeddings", 405, "method_not_allowed")]
+    [InlineData("POST", "/v1/completions", 404, "unknown_url")]
+    [InlineData("GET", "/v1", 404, "unknown_url")]
+    public async Task V1_UnknownEndpointOrMethod_AnswersInOpenAiShape(string method, string path, int status, string code)
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        var error = await response.Content.ReadFromJsonAsync<JsonNode>();
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(code, error?["error"]?["code"]?.GetValue<string>());
+        Assert.Equal("invalid_request_error", error?["error"]?["type"]?.GetValue<string>());
+        Assert.Contains(path, error?["error"]?["message"]?.GetValue<string>(), StringComparison.Ordinal);
+        if (status == 405)
+        {
+            Assert.NotEmpty(response.Content.Headers.Allow);
+        }
+    }
+
+    [Fact]
+    public async Task Messages_WrongMethod_AnswersInAnthropicShape()
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake));
+        using var client = gateway.CreateClient();
+
+        using var wrongMethod = await client.GetAsync("/v1/messages");
+        using var unknown = await client.PostAsync("/v1/messages/batches", new StringContent("{}", Encoding.UTF8, "application/json"));
+        var methodError = await wrongMethod.Content.ReadFromJsonAsync<JsonNode>();
+        var unknownError = await unknown.Content.ReadFromJsonAsync<JsonNode>();
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+        Assert.Equal("error", methodError?["type"]?.GetValue<string>());
+        Assert.Equal("invalid_request_error", methodError?["error"]?["type"]?.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("not_found_error", unknownError?["error"]?["type"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Admin_UnknownEndpoint_StaysProblemDetails()
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(Gateway.OpenAiSettings(fake));
+        using var client = gateway.CreateClient();
+
+        using var response = await client.GetAsync("/admin/nothing-here");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
     public static TheoryData<string, string, string?> InvalidBodies => new()
     {
         { "{\"model\": \"gpt-4o-mini\", \"messages\": [", "invalid_json", "messages[0]" },
