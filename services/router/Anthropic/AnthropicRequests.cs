@@ -84,6 +84,22 @@ public static class AnthropicRequests
             throw new AnthropicRequestException("tools: must be an array of tools.", "tools");
         }
 
+        // Thinking blocks have no place in the internal (OpenAI) request and answer, so a request for
+        // extended thinking is refused rather than answered without it.
+        if (body["thinking"] is { } thinking)
+        {
+            var thinkingType = thinking is JsonObject o && o["type"] is JsonValue v && v.TryGetValue<string>(out var t) ? t : null;
+            if (thinkingType == "enabled")
+            {
+                throw new AnthropicRequestException("thinking: extended thinking is not supported through AiMesh; send the request without it or with type 'disabled'.", "thinking");
+            }
+
+            if (thinkingType != "disabled")
+            {
+                throw new AnthropicRequestException("thinking: must be an object whose type is 'enabled' or 'disabled'.", "thinking");
+            }
+        }
+
         var extra = new Dictionary<string, JsonElement>();
         if (body["top_k"] is { } topK)
         {

@@ -147,6 +147,22 @@ public sealed class MessagesApiTests
     }
 
     [Fact]
+    public async Task Messages_ThinkingDisabled_IsAnsweredAsWithoutIt()
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = AnthropicClient(gateway);
+        var body = WeatherRequest(stream: false);
+        body["thinking"] = new JsonObject { ["type"] = "disabled" };
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(fake.Bodies())!;
+        Assert.Null(sent["thinking"]);
+    }
+
+    [Fact]
     public async Task Messages_BearerKey_IsAccepted()
     {
         await using var fake = await Upstream.StartAsync("openai");
@@ -173,6 +189,9 @@ public sealed class MessagesApiTests
     [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"stop_sequences\":\"END\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "stop_sequences")]
     [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"tools\":{\"name\":\"x\"},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "tools: must be an array")]
     [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":[]}]}", "at least one content block")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":2048,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "extended thinking is not supported")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"thinking\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "thinking: must be an object")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"thinking\":{\"type\":7},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "thinking: must be an object")]
     public async Task Messages_InvalidBody_IsAnthropicInvalidRequestError(string body, string mentioned)
     {
         await using var fake = await Upstream.StartAsync("openai");
