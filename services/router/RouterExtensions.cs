@@ -53,6 +53,7 @@ public static class RouterExtensions
         services.TryAddSingleton<ContentPolicies>();
         services.TryAddSingleton<ChatPipeline>();
         services.TryAddSingleton<EmbeddingsPipeline>();
+        services.TryAddSingleton<MessageTokenCounter>();
         services.AddApiStatusPages();
         return builder;
     }

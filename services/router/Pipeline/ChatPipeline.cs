@@ -110,19 +110,8 @@ public sealed partial class ChatPipeline(
         };
         var reservation = new QuotaReservation(requestId, promptTokens + outputTokens, EstimateCost(candidates, promptTokens, outputTokens));
         using var reserveSpan = GatewayTracing.Start("quota.reserve");
-        var decision = await quota.ReserveAsync(outcome.Subject, reservation with { Limits = caller.Tenant?.Limits }, context.RequestAborted);
-        var deniedFor = $"Tenant '{caller.TenantId}'";
-        if (decision.Allowed && outcome.KeySubject is not null)
-        {
-            // The key's own limits come on top of the tenant's; a refusal releases the tenant's reservation.
-            var keyDecision = await quota.ReserveAsync(outcome.KeySubject, reservation with { Limits = caller.Key!.Limits }, context.RequestAborted);
-            if (!keyDecision.Allowed)
-            {
-                await quota.SettleAsync(outcome.Subject, new QuotaSettlement(requestId, 0, 0m), CancellationToken.None);
-                decision = keyDecision;
-                deniedFor = $"Key '{caller.KeyId}'";
-            }
-        }
+        // The gate reserves with the same subjects as the outcome's, which settles them.
+        var (_, _, decision, deniedFor) = await QuotaGate.ReserveAsync(quota, caller, reservation, context.RequestAborted);
 
         reserveSpan?.Dispose();
         WriteRateLimitHeaders(context, decision);

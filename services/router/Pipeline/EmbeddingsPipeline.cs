@@ -109,22 +109,8 @@ public sealed partial class EmbeddingsPipeline(
             return;
         }
 
-        var subject = QuotaSubjects.Tenant(caller.TenantId);
-        var keySubject = caller.Key?.Limits?.Any() == true ? QuotaSubjects.Key(caller.Key.Id) : null;
         var reservation = new QuotaReservation(requestId, tokens, plan.Deployments.Max(d => d.ReservationPrice?.Cost(tokens, 0) ?? 0m));
-        var decision = await quota.ReserveAsync(subject, reservation with { Limits = caller.Tenant?.Limits }, context.RequestAborted);
-        var deniedFor = $"Tenant '{caller.TenantId}'";
-        if (decision.Allowed && keySubject is not null)
-        {
-            var keyDecision = await quota.ReserveAsync(keySubject, reservation with { Limits = caller.Key!.Limits }, context.RequestAborted);
-            if (!keyDecision.Allowed)
-            {
-                await quota.SettleAsync(subject, new QuotaSettlement(requestId, 0, 0m), CancellationToken.None);
-                decision = keyDecision;
-                deniedFor = $"Key '{caller.KeyId}'";
-            }
-        }
-
+        var (subject, keySubject, decision, deniedFor) = await QuotaGate.ReserveAsync(quota, caller, reservation, context.RequestAborted);
         ChatPipeline.WriteRateLimitHeaders(context, decision);
         if (!decision.Allowed)
         {

@@ -56,6 +56,27 @@ public sealed class AnthropicSdkTests
         Assert.Equal(1, stops);
     }
 
+    [Fact]
+    public async Task CountTokens_CountsTheRequestWithoutCallingTheProvider()
+    {
+        await using var fake = await FakeOpenAiProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(AiMesh.Tests.Providers.ProviderTestSupport.Settings("openai", "gpt-4o-mini", "plain-test-key-7f3a9c", ("primary", fake.BaseUrl)));
+        var client = Client(gateway);
+        MessageCountTokensParams Count(string text) => new()
+        {
+            Messages = [new UserMessageParam(text)],
+            Model = "gpt-4o-mini",
+            System = "You are terse.",
+        };
+
+        var shorter = await client.Messages.CountTokens(Count("Say hello to the test suite please"));
+        var longer = await client.Messages.CountTokens(Count(string.Concat(Enumerable.Repeat("Say hello to the test suite please. ", 20))));
+
+        Assert.InRange(shorter.InputTokens, 10, 40);
+        Assert.InRange(longer.InputTokens - shorter.InputTokens, 19 * 6, 19 * 9);
+        Assert.Empty(fake.Received);
+    }
+
     private static AnthropicClient Client(EmbeddedGateway gateway) => new()
     {
         ApiKey = EmbeddedGateway.MasterKey,

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AiMesh.Testing;
 using AiMesh.Testing.Fakes;
+using AiMesh.Tests.EndToEnd;
 using static AiMesh.Tests.Providers.ProviderTestSupport;
 
 namespace AiMesh.Tests.Anthropic;
@@ -220,6 +221,82 @@ public sealed class MessagesApiTests
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         await AssertErrorAsync(second, HttpStatusCode.TooManyRequests, "rate_limit_error");
         Assert.NotNull(second.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task CountTokens_IsTheEstimateQuotasReserve_AndNeverReachesAProviderOrTheLedger()
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = AnthropicClient(gateway);
+        var body = WeatherRequest(stream: false);
+        body.Remove("max_tokens");
+        var (translated, _) = AiMesh.Router.Anthropic.AnthropicRequests.Translate(JsonNode.Parse(WeatherRequest(stream: false).ToJsonString())!.AsObject());
+
+        using var response = await client.PostAsJsonAsync("/v1/messages/count_tokens", body);
+        var count = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        using var message = await client.PostAsJsonAsync("/v1/messages", WeatherRequest(stream: false));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(AiMesh.Router.Pipeline.TokenEstimator.EstimatePromptTokens(translated!), count["input_tokens"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.OK, message.StatusCode);
+        Assert.Single(fake.Bodies());
+        using var admin = gateway.CreateClient();
+        var usage = await Gateway.WaitForUsageAsync(admin, 1);
+        Assert.Equal(1, usage["total"]!["requests"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task CountTokens_CountsAgainstRequestsPerMinute()
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        var settings = fake.Settings();
+        settings["AiMesh:Quotas:Default:RequestsPerMinute"] = "2";
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
+        using var client = AnthropicClient(gateway);
+        var body = new JsonObject { ["model"] = "gpt-4o-mini", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hi" }) };
+
+        using var first = await client.PostAsJsonAsync("/v1/messages/count_tokens", body);
+        using var second = await client.PostAsJsonAsync("/v1/messages/count_tokens", body);
+        using var third = await client.PostAsJsonAsync("/v1/messages/count_tokens", body);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        await AssertErrorAsync(third, HttpStatusCode.TooManyRequests, "rate_limit_error");
+        Assert.Empty(fake.Bodies());
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"messages\":[]}", HttpStatusCode.BadRequest, "invalid_request_error")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", HttpStatusCode.BadRequest, "invalid_request_error")]
+    [InlineData("{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"video\"}]}]}", HttpStatusCode.BadRequest, "invalid_request_error")]
+    [InlineData("not json", HttpStatusCode.BadRequest, "invalid_request_error")]
+    public async Task CountTokens_InvalidBody_IsAnthropicError(string body, HttpStatusCode status, string type)
+    {
+        await using var fake = await Upstream.StartAsync("openai");
+        await using var gateway = await EmbeddedGateway.StartAsync(fake.Settings());
+        using var client = AnthropicClient(gateway);
+
+        using var response = await client.PostAsync("/v1/messages/count_tokens", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        await AssertErrorAsync(response, status, type);
+    }
+
+    [Fact]
+    public async Task CountTokens_NoKeyOrUnknownModel_IsAnthropicError()
+    {
+        await using var fake = await FakeAnthropicProvider.StartAsync();
+        await using var gateway = await EmbeddedGateway.StartAsync(AiMesh.Tests.Providers.ProviderTestSupport.Settings("anthropic", "claude-sonnet-4-5", ProviderKey, ("primary", fake.BaseUrl)));
+        using var client = AnthropicClient(gateway);
+        using var anonymous = gateway.CreateClient(key: null);
+        var body = new JsonObject { ["model"] = "no-such-model", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hi" }) };
+
+        using var unknown = await client.PostAsJsonAsync("/v1/messages/count_tokens", body);
+        using var unauthenticated = await anonymous.PostAsJsonAsync("/v1/messages/count_tokens", body);
+
+        await AssertErrorAsync(unknown, HttpStatusCode.NotFound, "not_found_error");
+        await AssertErrorAsync(unauthenticated, HttpStatusCode.Unauthorized, "authentication_error");
+        Assert.Empty(fake.Received);
     }
 
     [Fact]
