@@ -39,7 +39,15 @@ public static class ProviderAdapterExtensions
         services.TryAddSingleton<ProviderAdapterService>();
 
         // No standard resilience handler here: it would cut long generations; each deployment has its own pipeline.
-        services.AddHttpClient(ProviderAdapterService.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
+        services.AddOptions<ResponseLimits>().BindConfiguration(ResponseLimits.Section)
+            .Validate(limits => limits.Problem() is null, $"{ResponseLimits.Section}: MaxBodyBytes and MaxStreamLineBytes must be at least 65536.")
+            .ValidateOnStart();
+        services.AddHttpClient(ProviderAdapterService.HttpClientName, (sp, http) =>
+            {
+                http.Timeout = Timeout.InfiniteTimeSpan;
+                // For answers the client buffers itself (the health probe's); the adapter passes the limit to LoadIntoBufferAsync.
+                http.MaxResponseContentBufferSize = sp.GetRequiredService<IOptions<ResponseLimits>>().Value.MaxBodyBytes;
+            })
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
                 // One client serves every tenant: a cookie a provider sets must not ride on another tenant's
@@ -47,6 +55,9 @@ public static class ProviderAdapterExtensions
                 // other than Authorization (Azure's api-key, Anthropic's x-api-key), to another address.
                 UseCookies = false,
                 AllowAutoRedirect = false,
+                // An answer left unread (the caller hung up, the stream broke) closes its connection at once: no
+                // draining the rest of a generation, which the provider would go on producing (and billing).
+                MaxResponseDrainSize = 0,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 AutomaticDecompression = System.Net.DecompressionMethods.All,
                 ConnectTimeout = TimeSpan.FromSeconds(10),

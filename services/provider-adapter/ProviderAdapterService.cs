@@ -6,6 +6,7 @@ using AiMesh.ProviderAdapter.Catalog;
 using AiMesh.ProviderAdapter.Images;
 using AiMesh.ProviderAdapter.Providers;
 using AiMesh.ProviderAdapter.Resilience;
+using Microsoft.Extensions.Options;
 using Polly;
 
 namespace AiMesh.ProviderAdapter;
@@ -22,6 +23,7 @@ public sealed partial class ProviderAdapterService(
     ProviderWires wires,
     ImageInliner images,
     IHttpClientFactory httpClients,
+    IOptions<ResponseLimits> responseLimits,
     TimeProvider time,
     ILogger<ProviderAdapterService> logger) : IProviderAdapterClient
 {
@@ -291,7 +293,7 @@ public sealed partial class ProviderAdapterService(
             // Phase 2: relay the translated chunks. Until the first one arrives nothing has been sent,
             // so a failure (an overloaded event, a broken or malformed stream) still allows failover;
             // after it, a failure ends the stream with an error event.
-            var stream = await response!.Content.ReadAsStreamAsync(cancellationToken);
+            var stream = new LineLengthLimitStream(await response!.Content.ReadAsStreamAsync(cancellationToken), responseLimits.Value.MaxStreamLineBytes);
             await using var items = wire.ReadStreamAsync(stream, Context(deployment, request, apiKey), cancellationToken).GetAsyncEnumerator(cancellationToken);
             WireUsage? usage = null;
             var completionChars = 0;
@@ -366,7 +368,15 @@ public sealed partial class ProviderAdapterService(
                 var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
                 if (!answer.IsSuccessStatusCode)
                 {
-                    await answer.Content.LoadIntoBufferAsync(token);
+                    try
+                    {
+                        await answer.Content.LoadIntoBufferAsync(responseLimits.Value.MaxBodyBytes, token);
+                    }
+                    catch
+                    {
+                        answer.Dispose();
+                        throw;
+                    }
                 }
 
                 return answer;
@@ -495,6 +505,8 @@ public sealed partial class ProviderAdapterService(
 
     private static string TransportMessage(Exception exception) => exception switch
     {
+        HttpRequestException { HttpRequestError: HttpRequestError.ConfigurationLimitExceeded } =>
+            $"The provider's answer was larger than AiMesh accepts ({ResponseLimits.Section}:MaxBodyBytes).",
         Polly.Timeout.TimeoutRejectedException => "The provider did not answer in time.",
         Polly.CircuitBreaker.BrokenCircuitException => "The deployment's circuit breaker is open.",
         _ => "The provider could not be reached.",
@@ -506,7 +518,17 @@ public sealed partial class ProviderAdapterService(
         {
             using var message = upstream.ToMessage();
             var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
-            await answer.Content.LoadIntoBufferAsync(token);
+            try
+            {
+                await answer.Content.LoadIntoBufferAsync(responseLimits.Value.MaxBodyBytes, token);
+            }
+            catch
+            {
+                // Over the size limit, broken off or timed out: the connection goes, not back to the pool half read.
+                answer.Dispose();
+                throw;
+            }
+
             return answer;
         }, cancellationToken).AsTask();
 

@@ -30,6 +30,10 @@ public sealed record Fault
     public string? RedirectTo { get; init; }
     /// <summary>Answer normally, with this Set-Cookie header.</summary>
     public string? SetCookie { get; init; }
+    /// <summary>Answer 200 with a valid completion of about this many bytes (its content that long).</summary>
+    public int? OversizedBodyBytes { get; init; }
+    /// <summary>On a stream: send one line of up to this many bytes that never ends (no line feed), in flushed pieces, then close.</summary>
+    public int? UnendedStreamLineBytes { get; init; }
     /// <summary>Start a (non-streaming) answer with a UTF-8 byte order mark, as some servers do.</summary>
     public bool Utf8ByteOrderMark { get; init; }
     /// <summary>On a stream: send this many chunks, then abort the connection.</summary>
@@ -111,6 +115,11 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
 
     /// <summary>The words the fake answers with (the reply is one stream chunk per word).</summary>
     public string Reply { get; set; } = "Hello from the fake provider.";
+
+    private long _unendedLineBytesSent;
+
+    /// <summary>Bytes of <see cref="Fault.UnendedStreamLineBytes"/> lines written so far.</summary>
+    public long UnendedLineBytesSent => Interlocked.Read(ref _unendedLineBytesSent);
 
     /// <summary>Applied to every request when no queued fault is waiting.</summary>
     public Fault? StandingFault { get; set; }
@@ -282,6 +291,15 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
             return;
         }
 
+        if (fault?.OversizedBodyBytes is { } size)
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(
+                "{\"id\":\"chatcmpl-big\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0," +
+                $"\"message\":{{\"role\":\"assistant\",\"content\":\"{new string('x', size)}\"}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}}}");
+            return;
+        }
+
         if (fault?.MalformedJson == true)
         {
             context.Response.ContentType = "application/json";
@@ -337,6 +355,31 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
     private async Task StreamAsync(HttpContext context, JsonNode? body, string model, int prompt, Fault? fault)
     {
         context.Response.ContentType = "text/event-stream";
+        if (fault?.UnendedStreamLineBytes is { } length)
+        {
+            // In flushed pieces, counting what went out before the client gave up on the line.
+            var piece = Encoding.ASCII.GetBytes(new string('x', 16 * 1024));
+            try
+            {
+                await context.Response.WriteAsync("data: ", context.RequestAborted);
+                // Kestrel discards writes to a connection the client closed without failing them, and signals the
+                // abort a moment later: a millisecond between pieces (16 MB/s) keeps the count close to what went out.
+                for (var written = 0L; written < length && !context.RequestAborted.IsCancellationRequested; written += piece.Length)
+                {
+                    await context.Response.Body.WriteAsync(piece, context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                    Interlocked.Add(ref _unendedLineBytesSent, piece.Length);
+                    await Task.Delay(1, context.RequestAborted);
+                }
+            }
+            catch (Exception exception) when (exception is OperationCanceledException or IOException or InvalidOperationException)
+            {
+                // The gateway hung up.
+            }
+
+            return;
+        }
+
         var includeUsage = body?["stream_options"]?["include_usage"]?.GetValue<bool>() == true;
         var words = Words();
         var chunks = new List<JsonObject>();

@@ -109,7 +109,8 @@ public sealed class DeploymentRuntime
 
     private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, ResilienceOptions options, TimeProvider time)
     {
-        if (!IsFailure(outcome))
+        // An answer over the size limit comes out the same on every try.
+        if (!IsFailure(outcome) || outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConfigurationLimitExceeded })
         {
             return false;
         }

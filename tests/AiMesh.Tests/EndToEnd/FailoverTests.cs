@@ -120,6 +120,62 @@ public sealed class FailoverTests
     }
 
     [Fact]
+    public async Task Chat_AnswerOverTheSizeLimit_FailsOverWithoutRetrying()
+    {
+        await using var primary = await FakeOpenAiProvider.StartAsync();
+        await using var secondary = await FakeOpenAiProvider.StartAsync();
+        primary.StandingFault = new Fault { OversizedBodyBytes = 1_000_000 };
+        var settings = TwoDeployments(primary, secondary, maxRetries: 2);
+        settings["AiMesh:ProviderResponses:MaxBodyBytes"] = "65536";
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/chat/completions", Gateway.ChatBody());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("secondary", response.Headers.GetValues("x-aimesh-deployment").Single());
+        Assert.Single(primary.Received);
+    }
+
+    [Fact]
+    public async Task Chat_OnlyDeploymentAnswersOverTheSizeLimit_Returns502SayingSo()
+    {
+        await using var primary = await FakeOpenAiProvider.StartAsync();
+        primary.StandingFault = new Fault { OversizedBodyBytes = 1_000_000 };
+        var settings = Gateway.OpenAiSettings(primary);
+        settings["AiMesh:ProviderResponses:MaxBodyBytes"] = "65536";
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/chat/completions", Gateway.ChatBody());
+        var error = await response.Content.ReadFromJsonAsync<JsonNode>();
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("larger than AiMesh accepts", error?["error"]?["message"]?.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stream_LineThatNeverEnds_FailsOverOnceOverTheLimit()
+    {
+        await using var primary = await FakeOpenAiProvider.StartAsync();
+        await using var secondary = await FakeOpenAiProvider.StartAsync();
+        primary.StandingFault = new Fault { UnendedStreamLineBytes = 64 * 1024 * 1024 };
+        var settings = TwoDeployments(primary, secondary);
+        settings["AiMesh:ProviderResponses:MaxStreamLineBytes"] = "65536";
+        await using var gateway = await EmbeddedGateway.StartAsync(settings);
+        using var client = gateway.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/v1/chat/completions", Gateway.ChatBody(stream: true));
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("secondary", response.Headers.GetValues("x-aimesh-deployment").Single());
+        Assert.EndsWith("data: [DONE]\n\n", text, StringComparison.Ordinal);
+        // The gateway hung up soon after 64 KiB (without the limit it would read all 64 MiB, over 4 s).
+        Assert.InRange(primary.UnendedLineBytesSent, 0, 8 * 1024 * 1024);
+    }
+
+    [Fact]
     public async Task Chat_AnswerWithByteOrderMark_IsReadLikeAnyOther()
     {
         await using var primary = await FakeOpenAiProvider.StartAsync();

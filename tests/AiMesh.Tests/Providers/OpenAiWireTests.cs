@@ -97,4 +97,21 @@ public sealed class OpenAiWireTests
         Assert.Equal("[DONE]", data[^1]);
         Assert.Single(primary.Received);
     }
+
+    [Theory]
+    [InlineData("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\"}")]
+    [InlineData("{\"id\":\"chatcmpl-1\",\"choices\":null}")]
+    [InlineData("{\"id\":\"chatcmpl-1\",\"choices\":{\"0\":{}}}")]
+    [InlineData("[1,2,3]")]
+    public void ReadCompletion_WithoutAChoicesArray_IsMalformed(string body) =>
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => OpenAiWire.ReadOpenAiCompletion(System.Text.Encoding.UTF8.GetBytes(body)));
+
+    [Fact]
+    public void ReadCompletion_WithChoices_KeepsTheBodyAndReadsUsage()
+    {
+        var completion = OpenAiWire.ReadOpenAiCompletion("{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7}}"u8.ToArray());
+
+        Assert.Equal("c", completion.Completion.GetProperty("id").GetString());
+        Assert.Equal(3, completion.Usage!.Value.PromptTokens);
+    }
 }

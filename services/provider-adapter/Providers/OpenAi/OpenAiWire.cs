@@ -54,6 +54,12 @@ public sealed class OpenAiWire : IProviderWire
             throw new JsonException("The answer is not a JSON object.");
         }
 
+        // Every chat completion has its choices; an object without them is no answer an SDK could read.
+        if (!completion.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+        {
+            throw new JsonException("The answer has no 'choices' array.");
+        }
+
         return new WireCompletion(completion, ReadUsage(completion));
     }
 
