@@ -10,12 +10,19 @@ namespace AiMesh.Tests.BuildingBlocks;
 
 public sealed class OutboxEventBusTests
 {
+    /// <summary>A bus on a database of its own, which disposing the returned services closes.</summary>
     private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(string databasePath, FlakyConsumer consumer, SteadyConsumer? second = null) =>
-        CreateSut(new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = databasePath })), consumer, second);
+        CreateSut(new SqliteDatabase(Options.Create(new EmbeddedOptions { DatabasePath = databasePath })), consumer, second, ownsDatabase: true);
 
-    private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(SqliteDatabase database, FlakyConsumer consumer, SteadyConsumer? second = null)
+    private static (OutboxEventBus Bus, ServiceProvider Services) CreateSut(SqliteDatabase database, FlakyConsumer consumer, SteadyConsumer? second = null, bool ownsDatabase = false)
     {
         var services = new ServiceCollection();
+        if (ownsDatabase)
+        {
+            // Registered through a factory, so the container disposes it with itself.
+            services.AddSingleton(_ => database);
+        }
+
         services.AddSingleton(consumer);
         services.AddEventConsumer<Ping, FlakyConsumer>("pings", "pings-dead");
         if (second is not null)
@@ -25,6 +32,11 @@ public sealed class OutboxEventBusTests
         }
 
         var provider = services.BuildServiceProvider();
+        if (ownsDatabase)
+        {
+            provider.GetRequiredService<SqliteDatabase>();
+        }
+
         var bus = new OutboxEventBus(
             database,
             provider.GetServices<EventSubscription>(),
