@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AiMesh.Testing;
 using AiMesh.Tests.EndToEnd;
+using static AiMesh.Tests.Security.JsonMutations;
 
 namespace AiMesh.Tests.Security;
 
@@ -13,8 +14,6 @@ namespace AiMesh.Tests.Security;
 /// </summary>
 public sealed class TypeConfusionTests
 {
-    private static readonly string[] Replacements = ["null", "0", "-1", "1.5", "\"\"", "\"x\"", "[]", "[null]", "{}", "true"];
-
     private const string Chat = """
         {"model":"gpt-4o-mini","temperature":0.5,"top_p":1,"n":1,"max_tokens":50,"stop":["END"],"seed":7,"user":"u1",
          "stream_options":null,"response_format":{"type":"json_schema","json_schema":{"name":"answer","schema":{"type":"object"},"strict":true}},
@@ -175,62 +174,4 @@ public sealed class TypeConfusionTests
         Assert.True(count >= 50, $"only {count} requests");
         Assert.True(failures.Count == 0, $"{failures.Count} of {count}:\n" + string.Join('\n', failures.Take(30)));
     }
-
-    /// <summary>Every value of the document below its root, as the chain of keys and indexes that reaches it.</summary>
-    private static List<object[]> Locations(JsonNode root)
-    {
-        var found = new List<object[]>();
-        void Walk(JsonNode? node, List<object> path)
-        {
-            switch (node)
-            {
-                case JsonObject obj:
-                    foreach (var (name, child) in obj)
-                    {
-                        path.Add(name);
-                        found.Add([.. path]);
-                        Walk(child, path);
-                        path.RemoveAt(path.Count - 1);
-                    }
-
-                    break;
-                case JsonArray array:
-                    for (var i = 0; i < array.Count; i++)
-                    {
-                        path.Add(i);
-                        found.Add([.. path]);
-                        Walk(array[i], path);
-                        path.RemoveAt(path.Count - 1);
-                    }
-
-                    break;
-            }
-        }
-
-        Walk(root, []);
-        return found;
-    }
-
-    private static JsonNode Replace(JsonNode original, object[] location, JsonNode? replacement)
-    {
-        var copy = original.DeepClone();
-        var parent = copy;
-        foreach (var step in location[..^1])
-        {
-            parent = step is string name ? parent[name]! : parent[(int)step]!;
-        }
-
-        if (location[^1] is string key)
-        {
-            parent[key] = replacement;
-        }
-        else
-        {
-            parent[(int)location[^1]] = replacement;
-        }
-
-        return copy;
-    }
-
-    private static string Describe(object[] location) => string.Concat(location.Select(step => step is string name ? "." + name : $"[{step}]"));
 }
