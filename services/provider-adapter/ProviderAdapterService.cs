@@ -338,7 +338,7 @@ public sealed partial class ProviderAdapterService(
 
                 usage = chunk.Usage ?? usage;
                 completionChars += chunk.ContentChars;
-                yield return new ProviderStreamEvent { Kind = StreamEventKind.Chunk, Chunk = chunk.Json, UsageOnly = chunk.UsageOnly };
+                yield return new ProviderStreamEvent { Kind = StreamEventKind.Chunk, Chunk = chunk.Json, UsageOnly = chunk.UsageOnly, ContentChars = chunk.ContentChars };
             }
 
             // A provider that sends no usage still costs money: estimate ~4 characters per token.

@@ -89,6 +89,8 @@ public sealed record ProviderStreamEvent
     public string? Chunk { get; init; }
     /// <summary>The chunk only carries usage (no choices): forwarded only to callers who asked for usage.</summary>
     public bool UsageOnly { get; init; }
+    /// <summary>Characters of answer text in the chunk: what a stream that ends without usage is estimated by.</summary>
+    public int ContentChars { get; init; }
     public Usage? Usage { get; init; }
     public decimal CostUsd { get; init; }
     public ProviderFailureKind Failure { get; init; }

@@ -117,6 +117,10 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
     public string Reply { get; set; } = "Hello from the fake provider.";
 
     private long _unendedLineBytesSent;
+    private int _abandonedStreams;
+
+    /// <summary>Streams (with <see cref="Fault.ChunkDelay"/>) the gateway hung up on before their end.</summary>
+    public int AbandonedStreams => Volatile.Read(ref _abandonedStreams);
 
     /// <summary>Bytes of <see cref="Fault.UnendedStreamLineBytes"/> lines written so far.</summary>
     public long UnendedLineBytesSent => Interlocked.Read(ref _unendedLineBytesSent);
@@ -454,7 +458,16 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
             sent++;
             if (fault?.ChunkDelay is { } pause)
             {
-                await Task.Delay(pause);
+                try
+                {
+                    await Task.Delay(pause, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The gateway hung up mid-stream.
+                    Interlocked.Increment(ref _abandonedStreams);
+                    return;
+                }
             }
         }
 

@@ -376,64 +376,76 @@ public sealed partial class ChatPipeline(
                 var writer = dialect.OpenStream(context, request, outcome.EstimatedPromptTokens);
                 var chunks = cacheKey is null && !outcome.Policy.LogPrompts ? null : new List<string>();
                 var firstSent = false;
-                while (true)
+                var streamedChars = 0L;
+                try
                 {
-                    // Writes are buffered; they go out (headers with the first) whenever the next event is not
-                    // there yet. So chunks that arrived together leave in one write, and none waits for the provider.
-                    var next = events.MoveNextAsync();
-                    if (!next.IsCompleted)
+                    while (true)
                     {
-                        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-                    }
+                        // Writes are buffered; they go out (headers with the first) whenever the next event is not
+                        // there yet. So chunks that arrived together leave in one write, and none waits for the provider.
+                        var next = events.MoveNextAsync();
+                        if (!next.IsCompleted)
+                        {
+                            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+                        }
 
-                    if (!await next)
-                    {
-                        break;
-                    }
-
-                    var item = events.Current;
-                    switch (item.Kind)
-                    {
-                        case StreamEventKind.Chunk:
-                            if (!item.UsageOnly)
-                            {
-                                chunks?.Add(item.Chunk!);
-                            }
-
-                            await writer.WriteChunkAsync(item.Chunk!, item.UsageOnly);
-                            if (!firstSent)
-                            {
-                                // The first chunk goes out at once, with the headers: a stream that arrived whole
-                                // would otherwise reach the client only at its end, behind the usage commit.
-                                firstSent = true;
-                                await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-                            }
-
+                        if (!await next)
+                        {
                             break;
-                        case StreamEventKind.End:
-                            outcome.Usage = item.Usage;
-                            outcome.CostUsd = item.CostUsd;
-                            await SettleDeploymentAsync(deployment, outcome, item.CostUsd);
-                            settled = true;
-                            await AcknowledgeAsync(outcome);
-                            if (chunks is not null)
-                            {
-                                // Chunks are kept only to cache the answer or to log it for a tenant that opted in.
-                                var completion = JsonSerializer.SerializeToElement(CompletionStreams.Assemble(chunks));
-                                contentPolicies.LogCompletion(outcome.Policy, outcome.RequestId, completion);
-                                if (cacheKey is not null)
+                        }
+
+                        var item = events.Current;
+                        switch (item.Kind)
+                        {
+                            case StreamEventKind.Chunk:
+                                if (!item.UsageOnly)
                                 {
-                                    await cache.SetAsync(cacheKey, outcome.Caller.TenantId, request.Model!, new CachedCompletion(completion, item.Usage ?? new Usage(), first.DeploymentId!, first.Provider!), CancellationToken.None);
+                                    chunks?.Add(item.Chunk!);
                                 }
-                            }
 
-                            await writer.EndAsync(item.Usage, item.CostUsd);
-                            break;
-                        case StreamEventKind.Error:
-                            outcome.Status = item.StatusCode;
-                            await writer.ErrorAsync(ProviderError(item.StatusCode, item.Error, null));
-                            break;
+                                streamedChars += item.ContentChars;
+                                await writer.WriteChunkAsync(item.Chunk!, item.UsageOnly);
+                                if (!firstSent)
+                                {
+                                    // The first chunk goes out at once, with the headers: a stream that arrived whole
+                                    // would otherwise reach the client only at its end, behind the usage commit.
+                                    firstSent = true;
+                                    await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+                                }
+
+                                break;
+                            case StreamEventKind.End:
+                                outcome.Usage = item.Usage;
+                                outcome.CostUsd = item.CostUsd;
+                                await SettleDeploymentAsync(deployment, outcome, item.CostUsd);
+                                settled = true;
+                                await AcknowledgeAsync(outcome);
+                                if (chunks is not null)
+                                {
+                                    // Chunks are kept only to cache the answer or to log it for a tenant that opted in.
+                                    var completion = JsonSerializer.SerializeToElement(CompletionStreams.Assemble(chunks));
+                                    contentPolicies.LogCompletion(outcome.Policy, outcome.RequestId, completion);
+                                    if (cacheKey is not null)
+                                    {
+                                        await cache.SetAsync(cacheKey, outcome.Caller.TenantId, request.Model!, new CachedCompletion(completion, item.Usage ?? new Usage(), first.DeploymentId!, first.Provider!), CancellationToken.None);
+                                    }
+                                }
+
+                                await writer.EndAsync(item.Usage, item.CostUsd);
+                                break;
+                            case StreamEventKind.Error:
+                                outcome.Status = item.StatusCode;
+                                EstimateUnfinished(outcome, deployment, streamedChars);
+                                await writer.ErrorAsync(ProviderError(item.StatusCode, item.Error, null));
+                                break;
+                        }
                     }
+                }
+                catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+                {
+                    // The caller hung up or the deadline passed: the provider bills what it generated until then.
+                    EstimateUnfinished(outcome, deployment, streamedChars);
+                    throw;
                 }
 
                 await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
@@ -445,7 +457,7 @@ public sealed partial class ChatPipeline(
             {
                 if (!settled)
                 {
-                    await SettleDeploymentAsync(deployment, outcome, 0m);
+                    await SettleDeploymentAsync(deployment, outcome, outcome.CostUsd);
                 }
             }
         }
@@ -463,6 +475,24 @@ public sealed partial class ChatPipeline(
         outcome.Failed.RemoveAll(f => f.DeploymentId == outcome.Deployment && lastFailure.Failure == ProviderFailureKind.Transient);
         WriteRouteHeaders(context, outcome);
         await dialect.WriteErrorAsync(context, ProviderError(outcome.Status, lastFailure.Error, null));
+    }
+
+    /// <summary>
+    /// A stream that started but ended without the provider's usage (the caller hung up, the deadline passed,
+    /// the stream broke) still cost the prompt and what was generated: the ledger and the budgets get an
+    /// estimate, the estimated prompt tokens and about four characters a token of the text streamed, at the
+    /// deployment's reservation price.
+    /// </summary>
+    private static void EstimateUnfinished(Outcome outcome, DeploymentInfo deployment, long streamedChars)
+    {
+        if (outcome.Usage is not null)
+        {
+            return;
+        }
+
+        var completion = (int)Math.Min(int.MaxValue, (streamedChars + 3) / 4);
+        outcome.Usage = new Usage { PromptTokens = outcome.EstimatedPromptTokens, CompletionTokens = completion, TotalTokens = outcome.EstimatedPromptTokens + completion };
+        outcome.CostUsd = deployment.ReservationPrice?.Cost(outcome.EstimatedPromptTokens, completion) ?? 0m;
     }
 
     /// <summary>A deployment with a daily budget is only tried when its quota actor grants the reservation.</summary>
