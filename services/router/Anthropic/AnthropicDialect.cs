@@ -70,9 +70,14 @@ public sealed class AnthropicDialect : ISurfaceDialect
         return new JsonObject
         {
             ["type"] = "error",
-            ["error"] = new JsonObject { ["type"] = ErrorType(error.Status), ["message"] = error.Error.Message },
+            ["error"] = new JsonObject { ["type"] = ErrorType(error.Status), ["message"] = MessageOf(error) },
         };
     }
+
+    /// <summary>The message, with the key header Anthropic's callers use where the OpenAI surface names its own.</summary>
+    private static string MessageOf(GatewayError error) => error.Error.Code == "invalid_api_key"
+        ? "Missing or invalid API key. Send it as 'x-api-key: <key>' (or 'Authorization: Bearer <key>')."
+        : error.Error.Message;
 
     /// <summary>An OpenAI chat.completion (first choice) as an Anthropic message.</summary>
     public static JsonObject ToMessage(JsonElement completion)

@@ -143,7 +143,8 @@ public sealed class MessagesApiTests
 
         using var response = await client.PostAsJsonAsync("/v1/messages", WeatherRequest(stream: false));
 
-        await AssertErrorAsync(response, HttpStatusCode.Unauthorized, "authentication_error");
+        var message = await AssertErrorAsync(response, HttpStatusCode.Unauthorized, "authentication_error");
+        Assert.Contains("x-api-key", message, StringComparison.Ordinal);
         Assert.Empty(fake.Bodies());
     }
 
