@@ -368,15 +368,7 @@ public sealed partial class ProviderAdapterService(
                 var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
                 if (!answer.IsSuccessStatusCode)
                 {
-                    try
-                    {
-                        await answer.Content.LoadIntoBufferAsync(responseLimits.Value.MaxBodyBytes, token);
-                    }
-                    catch
-                    {
-                        answer.Dispose();
-                        throw;
-                    }
+                    await BufferAsync(answer, token);
                 }
 
                 return answer;
@@ -518,19 +510,24 @@ public sealed partial class ProviderAdapterService(
         {
             using var message = upstream.ToMessage();
             var answer = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, token);
-            try
-            {
-                await answer.Content.LoadIntoBufferAsync(responseLimits.Value.MaxBodyBytes, token);
-            }
-            catch
-            {
-                // Over the size limit, broken off or timed out: the connection goes, not back to the pool half read.
-                answer.Dispose();
-                throw;
-            }
-
+            await BufferAsync(answer, token);
             return answer;
         }, cancellationToken).AsTask();
+
+    /// <summary>Reads the whole body, within <see cref="ResponseLimits.MaxBodyBytes"/>.</summary>
+    private async Task BufferAsync(HttpResponseMessage answer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await answer.Content.LoadIntoBufferAsync(responseLimits.Value.MaxBodyBytes, cancellationToken);
+        }
+        catch
+        {
+            // Over the size limit, broken off or timed out: the connection goes, not back to the pool half read.
+            answer.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>The JSON after a UTF-8 byte order mark, if the provider sent one (the JSON reader refuses it).</summary>
     private static ReadOnlyMemory<byte> WithoutByteOrderMark(byte[] body) =>

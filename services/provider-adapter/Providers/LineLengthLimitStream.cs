@@ -80,10 +80,4 @@ public sealed class LineLengthLimitStream(Stream inner, int maxLineBytes) : Stre
 
         base.Dispose(disposing);
     }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await inner.DisposeAsync();
-        await base.DisposeAsync();
-    }
 }

@@ -50,8 +50,7 @@ public sealed class MessageTokenCounter(
         var verdict = await validation.ValidateChatAsync(request!, NoContentPolicy, context.RequestAborted);
         if (!verdict.IsValid)
         {
-            var first = verdict.Issues[0];
-            await dialect.WriteErrorAsync(context, GatewayError.BadRequest(string.Join(" ", verdict.Issues.Select(i => i.Message)), first.Param, first.Code ?? "invalid_request"));
+            await dialect.WriteErrorAsync(context, GatewayError.Invalid(verdict));
             return;
         }
 
@@ -59,14 +58,14 @@ public sealed class MessageTokenCounter(
         var model = request.Model!;
         if (!caller.MayUse(model))
         {
-            await dialect.WriteErrorAsync(context, new GatewayError(403, new OpenAiError($"This key may not use the model '{model}'.", "permission_error", "model", "model_not_allowed")));
+            await dialect.WriteErrorAsync(context, GatewayError.ModelNotAllowed(model));
             return;
         }
 
         var deployments = await directory.GetAsync(context.RequestAborted);
         if (!deployments.Any(d => DeploymentDirectory.Serves(d, model)))
         {
-            await dialect.WriteErrorAsync(context, new GatewayError(404, new OpenAiError($"The model '{model}' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found")));
+            await dialect.WriteErrorAsync(context, GatewayError.ModelNotFound(model));
             return;
         }
 

@@ -17,6 +17,20 @@ public sealed record GatewayError(int Status, OpenAiError Error, double? RetryAf
     public static GatewayError BadRequest(string message, string? param = null, string code = "invalid_request") =>
         new(400, new OpenAiError(message, "invalid_request_error", param, code));
 
+    /// <summary>A chat request validation refused: every issue's message, the first one's field and code.</summary>
+    public static GatewayError Invalid(AiMesh.Contracts.ValidationVerdict verdict)
+    {
+        ArgumentNullException.ThrowIfNull(verdict);
+        var first = verdict.Issues[0];
+        return BadRequest(string.Join(" ", verdict.Issues.Select(i => i.Message)), first.Param, first.Code ?? "invalid_request");
+    }
+
+    public static GatewayError ModelNotAllowed(string model) =>
+        new(403, new OpenAiError($"This key may not use the model '{model}'.", "permission_error", "model", "model_not_allowed"));
+
+    public static GatewayError ModelNotFound(string model) =>
+        new(404, new OpenAiError($"The model '{model}' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found"));
+
     public static GatewayError Unauthorized() =>
         new(401, new OpenAiError("Missing or invalid API key. Send it as 'Authorization: Bearer <key>'.", "authentication_error", null, "invalid_api_key"));
 

@@ -76,9 +76,7 @@ public sealed partial class ChatPipeline(
 
         if (!verdict.IsValid)
         {
-            var first = verdict.Issues[0];
-            var message = string.Join(" ", verdict.Issues.Select(i => i.Message));
-            await dialect.WriteErrorAsync(context, GatewayError.BadRequest(message, first.Param, first.Code ?? "invalid_request"));
+            await dialect.WriteErrorAsync(context, GatewayError.Invalid(verdict));
             return;
         }
 
@@ -88,7 +86,7 @@ public sealed partial class ChatPipeline(
         using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["RequestId"] = requestId, ["ClientRequestId"] = clientRequestId, ["TenantId"] = caller.TenantId, ["Model"] = request.Model });
         if (!caller.MayUse(request.Model!))
         {
-            await dialect.WriteErrorAsync(context, new GatewayError(403, new OpenAiError($"This key may not use the model '{request.Model}'.", "permission_error", "model", "model_not_allowed")));
+            await dialect.WriteErrorAsync(context, GatewayError.ModelNotAllowed(request.Model!));
             return;
         }
 
@@ -235,7 +233,7 @@ public sealed partial class ChatPipeline(
             RouteProblem.AllBreakersOpen => (null, new GatewayError(503, new OpenAiError($"Every deployment of model '{model}' is unavailable right now (circuit open).", "api_error", null, "model_unavailable"), 5)),
             RouteProblem.MissingCapability => (null, GatewayError.BadRequest($"No deployment of model '{model}' supports {needs.Describe()}.", "model", "unsupported_capability")),
             RouteProblem.ContextTooLong => (null, GatewayError.BadRequest($"This request needs about {needs.Tokens} tokens, more than the context window of every deployment of model '{plan.Model}'.", "messages", "context_length_exceeded")),
-            _ => (null, new GatewayError(404, new OpenAiError($"The model '{model}' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found"))),
+            _ => (null, GatewayError.ModelNotFound(model)),
         };
     }
 
@@ -739,9 +737,9 @@ public sealed partial class ChatPipeline(
         /// <summary>The caller's own x-request-id, if it sent a sane one.</summary>
         public string? ClientRequestId { get; init; }
         public Caller Caller { get; } = caller;
-        public string Subject { get; } = QuotaSubjects.Tenant(caller.TenantId);
+        public string Subject { get; } = QuotaGate.TenantSubject(caller);
         /// <summary>The key's quota subject when the key has limits of its own.</summary>
-        public string? KeySubject { get; } = caller.Key?.Limits?.Any() == true ? QuotaSubjects.Key(caller.Key.Id) : null;
+        public string? KeySubject { get; } = QuotaGate.KeySubject(caller);
         public string Model { get; } = model;
         public long Started { get; } = started;
         public int EstimatedPromptTokens { get; init; }

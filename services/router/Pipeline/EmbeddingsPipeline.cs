@@ -76,7 +76,7 @@ public sealed partial class EmbeddingsPipeline(
         var model = request!.Model!;
         if (!caller.MayUse(model))
         {
-            await WriteAsync(context, new GatewayError(403, new OpenAiError($"This key may not use the model '{model}'.", "permission_error", "model", "model_not_allowed")));
+            await WriteAsync(context, GatewayError.ModelNotAllowed(model));
             return;
         }
 
@@ -104,7 +104,7 @@ public sealed partial class EmbeddingsPipeline(
                 RouteProblem.UnknownModel when deployments.Any(d => DeploymentDirectory.Serves(d, model)) =>
                     GatewayError.BadRequest($"No deployment of model '{model}' serves embeddings.", "model", "unsupported_capability"),
                 RouteProblem.ContextTooLong => GatewayError.BadRequest($"The input needs about {tokens} tokens, more than the context window of every deployment of model '{model}'.", "input", "context_length_exceeded"),
-                _ => new GatewayError(404, new OpenAiError($"The model '{model}' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found")),
+                _ => GatewayError.ModelNotFound(model),
             });
             return;
         }

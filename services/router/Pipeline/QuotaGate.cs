@@ -14,13 +14,18 @@ public sealed record QuotaGateResult(string Subject, string? KeySubject, QuotaDe
 /// </summary>
 public static class QuotaGate
 {
+    public static string TenantSubject(Caller caller) => QuotaSubjects.Tenant(caller.TenantId);
+
+    /// <summary>The key's own quota subject, or null when the key has no limits of its own (the tenant's apply).</summary>
+    public static string? KeySubject(Caller caller) => caller.Key?.Limits?.Any() == true ? QuotaSubjects.Key(caller.Key.Id) : null;
+
     public static async Task<QuotaGateResult> ReserveAsync(IQuotaClient quota, Caller caller, QuotaReservation reservation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(quota);
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(reservation);
-        var subject = QuotaSubjects.Tenant(caller.TenantId);
-        var keySubject = caller.Key?.Limits?.Any() == true ? QuotaSubjects.Key(caller.Key.Id) : null;
+        var subject = TenantSubject(caller);
+        var keySubject = KeySubject(caller);
         var decision = await quota.ReserveAsync(subject, reservation with { Limits = caller.Tenant?.Limits }, cancellationToken);
         var deniedFor = $"Tenant '{caller.TenantId}'";
         if (decision.Allowed && keySubject is not null)
